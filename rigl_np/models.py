@@ -78,10 +78,11 @@ def he_init(model: Sequential, rng) -> None:
             p[...] = backend.asarray(draw, dtype=p.dtype)
 
 
-def build_model(name: str, input_shape, num_classes: int, rng, width: float = 1.0) -> Sequential:
-    """Build model ``name`` (one of ``MODELS``) and initialise it from the host ``rng``."""
+def build_model(name: str, input_shape, num_classes: int, rng=None, width: float = 1.0) -> Sequential:
+    """Build model ``name`` (one of ``MODELS``); He-initialise it from the host ``rng`` if given."""
     if name not in _BUILDERS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     model = _BUILDERS[name](tuple(input_shape), num_classes, width)
-    he_init(model, rng)
+    if rng is not None:
+        he_init(model, rng)
     return model

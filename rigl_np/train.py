@@ -16,24 +16,13 @@ import time
 from dataclasses import dataclass, field
 
 from rigl_np import backend
+from rigl_np.config import OptimConfig
 from rigl_np.data import epoch_order, minibatches, num_batches
 from rigl_np.functional import softmax_cross_entropy
 from rigl_np.optim import SGD, Adam, learning_rate
 
 
-@dataclass
-class TrainConfig:
-    epochs: int = 10                 # passes over the training set
-    batch_size: int = 128            # examples per optimizer step
-    lr: float = 0.05                 # peak learning rate
-    lr_schedule: str = "cosine"      # constant | step | cosine (per step, after warm-up)
-    warmup_epochs: float = 0.0       # linear learning-rate warm-up length, in epochs
-    optimizer: str = "sgd"           # sgd | adam
-    momentum: float = 0.9            # SGD momentum (0 for plain SGD)
-    nesterov: bool = False           # Nesterov momentum
-    weight_decay: float = 1e-4       # L2 weight decay added to the gradient
-    seed: int = 0                    # seeds data order, initialisation and masks
-    eval_batch_size: int = 1000      # examples per evaluation forward pass
+EVAL_BATCH = 1000                    # examples per evaluation forward pass
 
 
 @dataclass
@@ -45,7 +34,7 @@ class History:
         return self.epochs[-1]
 
 
-def make_optimizer(params: dict, cfg: TrainConfig):
+def make_optimizer(params: dict, cfg: OptimConfig):
     """SGD or Adam over ``params`` as ``cfg`` says."""
     if cfg.optimizer == "sgd":
         return SGD(params, cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
@@ -55,7 +44,7 @@ def make_optimizer(params: dict, cfg: TrainConfig):
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose sgd or adam")
 
 
-def evaluate(model, x, y, batch_size: int = 1000):
+def evaluate(model, x, y, batch_size: int = EVAL_BATCH):
     """Mean loss and accuracy of ``model`` (eval mode) on host arrays ``x`` (N, ...), ``y`` (N,)."""
     total_loss, correct = 0.0, 0
     for start in range(0, len(y), batch_size):
@@ -87,10 +76,11 @@ def train_step(model, optimizer, xb, yb, step, method=None):
     return loss, (logits.argmax(axis=1) == yb).sum()
 
 
-def train(model, data, cfg: TrainConfig, method=None, progress=None) -> History:
+def train(model, data, cfg: OptimConfig, method=None, progress=None, on_epoch=None) -> History:
     """Train ``model`` on ``data`` (train_x/test_x float32 (N, C, H, W), labels int64), per ``cfg``.
 
-    ``progress(epoch, batches)`` may wrap the batch iterator (a tqdm bar); each epoch's record
+    ``progress(epoch, batches, total)`` may wrap the batch iterator (a tqdm bar); ``on_epoch(record)`` is
+    called after every epoch (logging, checkpoints). Each epoch's record
     holds epoch, lr, train_loss, train_accuracy, test_loss, test_accuracy, seconds, and the
     method's own summary (density, ...) when it has ``summary()``.
     """
@@ -107,7 +97,7 @@ def train(model, data, cfg: TrainConfig, method=None, progress=None) -> History:
         loss_sum, correct = 0.0, 0                                  # stay on the device
         batches = minibatches(data.train_x, data.train_y, cfg.batch_size,
                               epoch_order(n, cfg.seed, epoch))
-        for xb, yb in (progress(epoch, batches) if progress else batches):
+        for xb, yb in (progress(epoch, batches, per_epoch) if progress else batches):
             # 1. learning rate of this optimizer step (0-based for the schedule)
             optimizer.lr = learning_rate(step, total_steps, cfg.lr, cfg.lr_schedule, warmup)
             step += 1                                               # batches counted from 1
@@ -117,7 +107,7 @@ def train(model, data, cfg: TrainConfig, method=None, progress=None) -> History:
             loss_sum = loss_sum + loss * len(yb)
             correct = correct + hits
         # 3. evaluate and record
-        test_loss, test_acc = evaluate(model, data.test_x, data.test_y, cfg.eval_batch_size)
+        test_loss, test_acc = evaluate(model, data.test_x, data.test_y)
         record = {"epoch": epoch + 1, "lr": optimizer.lr,
                   "train_loss": backend.to_scalar(loss_sum) / n,
                   "train_accuracy": backend.to_scalar(correct) / n, "test_loss": test_loss,
@@ -125,4 +115,6 @@ def train(model, data, cfg: TrainConfig, method=None, progress=None) -> History:
         if method is not None and hasattr(method, "summary"):
             record.update(method.summary())
         history.epochs.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
     return history

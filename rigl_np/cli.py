@@ -1,0 +1,73 @@
+"""``python -m rigl_np``: the command line.
+
+Subcommands:
+- ``train``: one run (``rigl_np.experiment.run``); every option comes from ``rigl_np.config``.
+
+Bad options end with exit code 2 and one clear line (argparse's ``error``); a missing or corrupt
+data set ends with exit code 1 and the data module's message, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rigl_np import config
+
+
+def check(args, parser) -> None:
+    """Reject values argparse cannot: ranges and combinations."""
+    if not 0 <= args.sparsity < 1:
+        parser.error(f"--sparsity must lie in [0, 1), got {args.sparsity}")
+    if args.delta_t < 1:
+        parser.error(f"--delta-t must be at least 1, got {args.delta_t}")
+    if not 0 < args.t_end_fraction <= 1:
+        parser.error(f"--t-end-fraction must lie in (0, 1], got {args.t_end_fraction}")
+    if not 0 <= args.alpha <= 1:
+        parser.error(f"--alpha must lie in [0, 1], got {args.alpha}")
+    if not 1 <= args.grad_accumulation < args.delta_t:
+        parser.error(f"--grad-accumulation must lie in [1, delta_t), got {args.grad_accumulation}")
+    for name in ("epochs", "batch_size"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.lr <= 0:
+        parser.error(f"--lr must be positive, got {args.lr}")
+    if args.model == "cnn" and args.dataset in ("mnist", "fashion-mnist", "synthetic"):
+        parser.error(f"--model cnn expects 3x32x32 images (cifar10), not {args.dataset}")
+    if args.model != "cnn" and args.dataset == "cifar10":
+        parser.error(f"--model {args.model} expects 1x28x28 images; use --model cnn for cifar10")
+    if args.method == "dense" and args.sparsity:
+        args.sparsity = 0.0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m rigl_np",
+                                     description="RigL and dynamic sparse training in NumPy.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train one model and write a run folder",
+                           description="Train one model; writes config.json, metrics.json and "
+                                       "history.csv into the run folder.")
+    config.add_arguments(train)
+    return parser
+
+
+def cmd_train(args, parser) -> int:
+    from rigl_np.data import DataError
+    from rigl_np.experiment import epoch_logger, run
+
+    check(args, parser)
+    cfgs = config.from_namespace(args)
+    try:
+        metrics = run(cfgs, progress=epoch_logger())
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"test accuracy {metrics['test_accuracy']:.4f} at global density "
+          f"{metrics['global_density']:.4f}; run folder: {metrics['run_dir']}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    commands = {"train": cmd_train}
+    return commands[args.command](args, parser)

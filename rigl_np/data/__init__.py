@@ -1,0 +1,49 @@
+"""Data sets for rigl_np: finding, verifying and loading them, and batching them for training.
+
+``load_dataset(name)`` is the one entry point; it returns a ``Dataset`` of host NumPy arrays
+(images uint8 ``(N, C, H, W)``, labels int64 ``(N,)``). Where each piece lives:
+
+| piece                                         | file             |
+|-----------------------------------------------|------------------|
+| ``Dataset``, ``DataError``, ``DataNotFoundError`` | ``dataset.py``   |
+| IDX file format (MNIST, Fashion-MNIST)        | ``idx.py``       |
+| search order, cache, safe verified download   | ``sources.py``   |
+| Fashion-MNIST and MNIST                       | ``mnist.py``     |
+| CIFAR-10 (binary version only, no pickles)    | ``cifar10.py``   |
+| a synthetic MNIST-shaped set for quick demos  | ``synthetic.py`` |
+| normalisation, epoch orders, mini-batches     | ``loader.py``    |
+
+This package is host-side: it imports NumPy directly (the trainer moves batches to the backend).
+"""
+from __future__ import annotations
+
+from .cifar10 import load_cifar10
+from .dataset import DataError, DataNotFoundError, Dataset
+from .loader import channel_stats, epoch_order, minibatches, normalize, num_batches
+from .mnist import FASHION_MNIST, MNIST, load_idx_source
+from .synthetic import make_synthetic
+
+DATASETS = ("fashion-mnist", "mnist", "cifar10", "synthetic")
+
+
+def load_dataset(name: str, data_dir=None, download: bool = True) -> Dataset:
+    """Load data set ``name`` (one of ``DATASETS``), searching ``data_dir`` first.
+
+    ``download=False`` never touches the network: a data set that is not found raises
+    ``DataNotFoundError`` naming every place searched. ``data_dir`` and ``download`` are ignored
+    for ``"synthetic"``, which is generated.
+    """
+    if name == "fashion-mnist":
+        return load_idx_source(FASHION_MNIST, data_dir, download)
+    if name == "mnist":
+        return load_idx_source(MNIST, data_dir, download)
+    if name == "cifar10":
+        return load_cifar10(data_dir, download)
+    if name == "synthetic":
+        return make_synthetic()
+    raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+
+
+__all__ = ["DATASETS", "DataError", "DataNotFoundError", "Dataset", "channel_stats",
+           "epoch_order", "load_dataset", "make_synthetic", "minibatches", "normalize",
+           "num_batches"]

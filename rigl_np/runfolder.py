@@ -1,0 +1,55 @@
+"""The run folder: everything one run leaves behind, written so that nothing is ever half-written.
+
+Layout of ``runs/NAME/``:
+- ``config.json``   every setting of the run (the CLI's dataclasses);
+- ``metrics.json``  the results (SPEC "Metrics every run records"): test_accuracy, history,
+                    layer_density, global_density, mask_updates, train_seconds, flops, ...;
+- ``history.csv``   one line per epoch, for spreadsheets.
+
+Every file is written to a temporary file in the same folder and renamed over the old one
+(``os.replace`` is atomic on POSIX), so a crash leaves the previous version, never a torn file.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path, obj) -> None:
+    """Atomically write ``obj`` as indented JSON."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_history_csv(path, epochs: list) -> None:
+    """Atomically write the per-epoch records (dicts of scalars) as CSV."""
+    keys = [k for k in epochs[0] if not isinstance(epochs[0][k], (dict, list))] if epochs else []
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=keys, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(epochs)
+    atomic_write_bytes(path, out.getvalue().encode())

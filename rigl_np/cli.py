@@ -1,7 +1,8 @@
 """``python -m rigl_np``: the command line.
 
 Subcommands:
-- ``train``: one run (``rigl_np.experiment.run``); every option comes from ``rigl_np.config``.
+- ``train``: one run (``rigl_np.experiment.run``); every option comes from ``rigl_np.config``;
+- ``compare``: a grid of runs and its results table (``rigl_np.compare``).
 
 Bad options end with exit code 2 and one clear line (argparse's ``error``); a missing or corrupt
 data set ends with exit code 1 and the data module's message, never a traceback.
@@ -47,7 +48,57 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Train one model; writes config.json, metrics.json and "
                                        "history.csv into the run folder.")
     config.add_arguments(train)
+    grid = sub.add_parser("compare", help="run a grid of methods x sparsities x seeds and tabulate",
+                          description="Run a grid (each cell a normal run folder under OUT/runs; "
+                                      "finished cells are reused) and write OUT/results.md and "
+                                      "OUT/results.csv. Every train option sets the grid's base.")
+    g = grid.add_argument_group("grid")
+    g.add_argument("--methods", default="dense,static,set,snfs,rigl",
+                   help="comma-separated METHOD[:DISTRIBUTION] (default: %(default)s; "
+                        "the distribution defaults to --distribution)")
+    g.add_argument("--sparsities", default="0.9", help="comma-separated (default: %(default)s)")
+    g.add_argument("--seeds", default="0", help="comma-separated (default: %(default)s)")
+    g.add_argument("--models", default=None, help="comma-separated (default: --model)")
+    config.add_arguments(grid)
     return parser
+
+
+def _split(text, kind, name, parser):
+    try:
+        return [kind(v) for v in text.split(",") if v]
+    except ValueError:
+        parser.error(f"--{name} must be a comma-separated list of {kind.__name__}s, got {text!r}")
+
+
+def cmd_compare(args, parser) -> int:
+    from rigl_np.compare import compare
+    from rigl_np.data import DataError
+
+    check(args, parser)
+    methods = []
+    for spec in _split(args.methods, str, "methods", parser):
+        method, _, distribution = spec.partition(":")
+        if method not in config.METHODS:
+            parser.error(f"--methods: unknown method {method!r}; choose from {', '.join(config.METHODS)}")
+        if distribution and distribution not in config.DISTRIBUTIONS:
+            parser.error(f"--methods: unknown distribution {distribution!r} in {spec!r}")
+        methods.append((method, distribution or args.distribution))
+    sparsities = _split(args.sparsities, float, "sparsities", parser)
+    if any(not 0 <= s < 1 for s in sparsities):
+        parser.error(f"--sparsities must lie in [0, 1), got {args.sparsities}")
+    models = _split(args.models, str, "models", parser) if args.models else [args.model]
+    unknown = set(models) - set(config.MODELS)
+    if unknown:
+        parser.error(f"--models: unknown model(s) {sorted(unknown)}; choose from {', '.join(config.MODELS)}")
+    out = args.out or "results/compare"
+    try:
+        compare(config.from_namespace(args), out, models, methods, sparsities,
+                _split(args.seeds, int, "seeds", parser))
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"results: {out}/results.md and {out}/results.csv")
+    return 0
 
 
 def cmd_train(args, parser) -> int:
@@ -69,5 +120,5 @@ def cmd_train(args, parser) -> int:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    commands = {"train": cmd_train}
+    commands = {"train": cmd_train, "compare": cmd_compare}
     return commands[args.command](args, parser)

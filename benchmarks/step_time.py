@@ -1,0 +1,129 @@
+"""Training-step time of LeNet-300-100 and LeNet-5 (batch 128) against the floor NumPy cannot beat.
+
+For each model and BLAS thread count (1 and 2), prints the median time of one full training step
+(forward, loss, backward, SGD momentum + weight decay), the median time of the step's matrix
+multiplies alone on the same shapes (the floor: everything else is overhead), their ratio, and,
+when torch is installed, the same model's PyTorch step at the same thread count.
+
+Targets (issue 2): MLP step <= 1.3x its floor, LeNet-5 step <= 2x its floor; MLP/PyTorch <= 1.0.
+
+    python benchmarks/step_time.py [--repeats 50]
+
+Thread counts are set per measurement in a fresh subprocess (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS,
+MKL_NUM_THREADS and torch.set_num_threads), so each number is taken at exactly the stated count.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+BATCH = 128
+# The matrix products of one training step, as (M, K, N) for an (M, K) @ (K, N) product.
+# Linear(in, out) on a batch B: forward (B,in)@(in,out); dW (out,B)@(B,in); dX (B,out)@(out,in).
+# Conv as im2col on L = B*Ho*Wo positions with P = C*kh*kw patch size and F filters:
+# forward (L,P)@(P,F); dW (F,L)@(L,P); dX columns (L,F)@(F,P). The first layer needs no dX.
+
+
+def _linear(b, i, o, first=False):
+    return [(b, i, o), (o, b, i)] + ([] if first else [(b, o, i)])
+
+
+def _conv(b, c, k, f, out_hw, first=False):
+    positions, patch = b * out_hw * out_hw, c * k * k
+    return [(positions, patch, f), (f, positions, patch)] + ([] if first else [(positions, f, patch)])
+
+
+MATMULS = {
+    "lenet300": _linear(BATCH, 784, 300, first=True) + _linear(BATCH, 300, 100)
+    + _linear(BATCH, 100, 10),
+    "lenet5": _conv(BATCH, 1, 5, 6, 28, first=True) + _conv(BATCH, 6, 5, 16, 10)
+    + _linear(BATCH, 400, 120) + _linear(BATCH, 120, 84) + _linear(BATCH, 84, 10),
+}
+
+
+def _median_time(fn, repeats):
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def measure(model_name: str, repeats: int) -> dict:
+    """Run inside the subprocess: rigl_np step, matmul floor and torch step, in seconds."""
+    import numpy as np
+
+    from rigl_np import backend
+    from rigl_np.models import build_model
+    from rigl_np.optim import SGD
+    from rigl_np.train import train_step
+
+    rng = np.random.default_rng(0)
+    x = rng.random((BATCH, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, BATCH)
+    model = build_model(model_name, (1, 28, 28), 10, backend.host_rng(0))
+    opt = SGD(model.params(), 0.01, momentum=0.9, weight_decay=1e-4)
+    result = {"step": _median_time(lambda: train_step(model, opt, x, y, 1), repeats)}
+    pairs = [(rng.random((m, k), dtype=np.float32), rng.random((k, n), dtype=np.float32))
+             for m, k, n in MATMULS[model_name]]
+    result["floor"] = _median_time(lambda: [a @ b for a, b in pairs], repeats)
+    try:
+        import torch
+    except ImportError:
+        return result
+    torch.set_num_threads(int(os.environ["OPENBLAS_NUM_THREADS"]))
+    nn = torch.nn
+    if model_name == "lenet300":
+        net = nn.Sequential(nn.Flatten(), nn.Linear(784, 300), nn.ReLU(), nn.Linear(300, 100),
+                            nn.ReLU(), nn.Linear(100, 10))
+    else:
+        net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                            nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+                            nn.Linear(84, 10))
+    topt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+    def torch_step():
+        topt.zero_grad()
+        nn.functional.cross_entropy(net(tx), ty).backward()
+        topt.step()
+    result["torch"] = _median_time(torch_step, repeats)
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=50, help="timed steps per measurement")
+    parser.add_argument("--child", nargs=2, metavar=("MODEL", "THREADS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child[0], args.repeats)))
+        return
+    print(f"batch {BATCH}, median of {args.repeats} steps; times in ms")
+    print(f"{'model':<10} {'threads':>7} {'step':>8} {'matmuls':>8} {'step/floor':>10} "
+          f"{'torch':>8} {'step/torch':>10}")
+    for model_name in MATMULS:
+        for threads in (1, 2):
+            env = dict(os.environ, **{v: str(threads) for v in
+                                      ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")})
+            out = subprocess.run([sys.executable, __file__, "--repeats", str(args.repeats),
+                                  "--child", model_name, str(threads)], env=env, check=True,
+                                 capture_output=True, text=True).stdout
+            r = json.loads(out.strip().splitlines()[-1])
+            torch_ms = f"{r['torch'] * 1e3:8.2f}" if "torch" in r else f"{'-':>8}"
+            torch_ratio = f"{r['step'] / r['torch']:10.2f}" if "torch" in r else f"{'-':>10}"
+            print(f"{model_name:<10} {threads:>7} {r['step'] * 1e3:8.2f} {r['floor'] * 1e3:8.2f} "
+                  f"{r['step'] / r['floor']:10.2f} {torch_ms} {torch_ratio}")
+
+
+if __name__ == "__main__":
+    main()

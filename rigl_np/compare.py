@@ -1,0 +1,116 @@
+"""``python -m rigl_np compare``: a grid of runs and the table that compares them.
+
+The grid is methods x sparsities x seeds (x models); every run gets its own run folder under
+``OUT/runs/`` and a run whose ``metrics.json`` already exists is not repeated, so a stopped grid
+resumes where it stopped. Dense and small-dense ignore nothing: dense runs once per seed and model
+(its sparsity is 0), small-dense once per sparsity it is matched to.
+
+The table (``OUT/results.md`` and ``OUT/results.csv``) has one row per (model, method,
+distribution, sparsity): mean ± std test accuracy over seeds, the real global density, training
+and inference FLOPs as multiples of dense, and the mean wall time of a run.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import statistics
+from pathlib import Path
+
+from rigl_np.runfolder import atomic_write_bytes, read_json
+
+
+def grid(base: dict, models, methods, sparsities, seeds) -> list:
+    """The configurations of the grid, each a deep copy of ``base`` with its cell's values."""
+    cells = []
+    for model in models:
+        for method, distribution in methods:
+            for sparsity in ([0.0] if method == "dense" else sparsities):
+                for seed in seeds:
+                    cfgs = copy.deepcopy(base)
+                    cfgs["model"].model = model
+                    cfgs["sparse"].method, cfgs["sparse"].sparsity = method, sparsity
+                    cfgs["sparse"].distribution = distribution
+                    cfgs["optim"].seed = seed
+                    cells.append(cfgs)
+    return cells
+
+
+def run_name(cfgs) -> str:
+    s = cfgs["sparse"]
+    tag = "dense" if s.method == "dense" else f"{s.method}-{s.distribution}-{s.sparsity:g}"
+    return f"{cfgs['model'].model}-{tag}-seed{cfgs['optim'].seed}"
+
+
+def summarise(rows: list) -> list:
+    """Group run metrics by (model, method, distribution, sparsity): mean ± std over seeds."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["model"], r["method"], r["distribution"], r["sparsity"]), []).append(r)
+    table = []
+    for (model, method, distribution, sparsity), runs in groups.items():
+        acc = [r["test_accuracy"] for r in runs]
+        table.append({
+            "model": model, "method": method,
+            "distribution": "-" if method in ("dense", "small-dense") else distribution,
+            "sparsity": sparsity, "seeds": len(runs),
+            "accuracy_mean": statistics.mean(acc),
+            "accuracy_std": statistics.stdev(acc) if len(acc) > 1 else 0.0,
+            "global_density": statistics.mean(r["global_density"] for r in runs),
+            "train_flops": statistics.mean(r["train_flops"] for r in runs),
+            "inference_flops": statistics.mean(r["inference_flops"] for r in runs),
+            "seconds": statistics.mean(r["seconds"] for r in runs)})
+    return table
+
+
+def to_markdown(table: list) -> str:
+    lines = ["| model | method | distribution | sparsity | test accuracy (%) | real density | "
+             "train FLOPs | inference FLOPs | seconds/run |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for t in table:
+        lines.append(f"| {t['model']} | {t['method']} | {t['distribution']} | {t['sparsity']:g} | "
+                     f"{100 * t['accuracy_mean']:.2f} ± {100 * t['accuracy_std']:.2f} "
+                     f"(n={t['seeds']}) | {t['global_density']:.4f} | {t['train_flops']:.3f}x | "
+                     f"{t['inference_flops']:.3f}x | {t['seconds']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(table: list) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(table[0]))
+    writer.writeheader()
+    writer.writerows(table)
+    return out.getvalue()
+
+
+def compare(base: dict, out, models, methods, sparsities, seeds, log=print) -> list:
+    """Run (or reuse) every cell of the grid, then write results.md / results.csv into ``out``."""
+    from rigl_np.experiment import run
+
+    out = Path(out)
+    cells = grid(base, models, methods, sparsities, seeds)
+    rows = []
+    for i, cfgs in enumerate(cells, start=1):
+        # 1. run the cell unless its metrics are already there (a stopped grid resumes)
+        run_dir = out / "runs" / run_name(cfgs)
+        cfgs["run"].out = str(run_dir)
+        if (run_dir / "metrics.json").exists():
+            metrics = read_json(run_dir / "metrics.json")
+            log(f"[{i}/{len(cells)}] {run_name(cfgs)}: done before")
+        else:
+            log(f"[{i}/{len(cells)}] {run_name(cfgs)}")
+            metrics = run(cfgs, log=lambda line: log("    " + line))
+        # 2. one row per run
+        s = cfgs["sparse"]
+        rows.append({"model": cfgs["model"].model, "method": s.method,
+                     "distribution": s.distribution, "sparsity": s.sparsity,
+                     "seed": cfgs["optim"].seed, "test_accuracy": metrics["test_accuracy"],
+                     "global_density": metrics["global_density"],
+                     "train_flops": metrics["flops"]["train_multiplier"],
+                     "inference_flops": metrics["flops"]["inference_multiplier"],
+                     "seconds": metrics["train_seconds"], "history": metrics["history"]})
+    # 3. the table
+    table = summarise(rows)
+    atomic_write_bytes(out / "results.md", to_markdown(table).encode())
+    atomic_write_bytes(out / "results.csv", to_csv(table).encode())
+    return rows

@@ -1,0 +1,46 @@
+"""When masks change and by how much: the drop-fraction schedule and the update-step rule.
+
+RigL paper, Section 3 "Update Schedule", Eq. (1): the drop fraction decays with cosine annealing
+f(t) = alpha / 2 * (1 + cos(pi * t / T_end)); constant and linear decay are the paper's ablations.
+Zhu & Gupta (2017), Eq. (1): the cubic sparsity schedule of gradual magnitude pruning.
+
+Step counting follows rigl-torch (SPEC "Schedule"): the batch counter t starts at 1 and counts
+every batch; a mask update is due when t % delta_t == 0 and t < t_end. The official TF code also
+updates at t = 0 and does not count update batches in its step; we do neither.
+"""
+from __future__ import annotations
+
+import math
+
+SCHEDULES = ("cosine", "constant", "linear")
+
+
+def drop_fraction(step: int, alpha: float, t_end: int, schedule: str = "cosine") -> float:
+    """The fraction of active connections to drop at batch ``step``; 0 from ``t_end`` on.
+
+    cosine: alpha/2 * (1 + cos(pi * step / t_end)) (written in rigl-torch's order of operations,
+    so both give the same float); constant: alpha; linear: alpha * (1 - step / t_end).
+    """
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown drop-fraction schedule {schedule!r}; choose one of {SCHEDULES}")
+    if step >= t_end:
+        return 0.0
+    if schedule == "cosine":
+        return alpha / 2 * (1 + math.cos((step * math.pi) / t_end))
+    if schedule == "constant":
+        return alpha
+    return alpha * (1 - step / t_end)
+
+
+def is_update_step(step: int, delta_t: int, t_end: int) -> bool:
+    """True when batch ``step`` (from 1) updates the masks: step % delta_t == 0 and step < t_end."""
+    return 0 < step < t_end and step % delta_t == 0
+
+
+def pruning_sparsity(step: int, s_init: float, s_final: float, t0: int, t1: int) -> float:
+    """Zhu & Gupta's target sparsity s_f + (s_i - s_f) * (1 - (t - t0) / (t1 - t0))**3.
+
+    s_init before t0, s_final from t1 on; in between the cubic ramp prunes fast early, slowly late.
+    """
+    progress = min(max((step - t0) / (t1 - t0), 0.0), 1.0)
+    return s_final + (s_init - s_final) * (1 - progress) ** 3

@@ -1,0 +1,65 @@
+"""The command line: a seconds-long run writes a complete run folder; bad options exit 2 cleanly."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rigl_np.cli import main
+
+
+def _run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "rigl_np", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def test_train_on_synthetic_writes_the_run_folder(tmp_path):
+    out = tmp_path / "run"
+    code = main(["train", "--dataset", "synthetic", "--method", "rigl", "--epochs", "1",
+                 "--delta-t", "5", "--sparsity", "0.8", "--out", str(out)])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("test_accuracy", "history", "layer_density", "global_density", "mask_updates",
+                "train_seconds", "flops"):
+        assert key in metrics
+    assert metrics["test_accuracy"] > 0.5
+    assert 0.19 < metrics["global_density"] < 0.21
+    assert metrics["mask_updates"] and metrics["mask_updates"][0]["step"] == 5
+    assert json.loads((out / "config.json").read_text())["sparse"]["sparsity"] == 0.8
+    assert (out / "history.csv").read_text().startswith("epoch,")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--sparsity", "1.0"], "--sparsity must lie in [0, 1)"),
+    (["--sparsity", "-0.1"], "--sparsity must lie in [0, 1)"),
+    (["--delta-t", "0"], "--delta-t must be at least 1"),
+    (["--method", "lottery"], "invalid choice: 'lottery'"),
+    (["--dataset", "imagenet"], "invalid choice: 'imagenet'"),
+    (["--model", "cnn"], "--model cnn expects 3x32x32 images"),
+    (["--epochs", "0"], "--epochs must be at least 1"),
+])
+def test_bad_options_exit_2_with_one_clear_line(args, message):
+    result = _run("train", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_data_is_one_clear_message_not_a_traceback(tmp_path):
+    env_free = ["train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--epochs", "1"]
+    result = subprocess.run([sys.executable, "-m", "rigl_np", *env_free], capture_output=True,
+                            text=True, timeout=120,
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert str(tmp_path) in result.stderr
+
+
+def test_help_lists_every_option_group():
+    result = _run("train", "--help")
+    assert result.returncode == 0
+    for flag in ("--dataset", "--model", "--method", "--distribution", "--sparsity", "--epochs",
+                 "--batch-size", "--lr", "--momentum", "--weight-decay", "--delta-t", "--alpha",
+                 "--t-end-fraction", "--grad-accumulation", "--seed", "--backend", "--data-dir",
+                 "--out"):
+        assert flag in result.stdout

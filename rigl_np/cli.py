@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from rigl_np import config
 
@@ -30,6 +31,8 @@ def check(args, parser) -> None:
     for name in ("epochs", "batch_size"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.checkpoint_every < 1:
+        parser.error(f"--checkpoint-every must be at least 1, got {args.checkpoint_every}")
     if args.lr <= 0:
         parser.error(f"--lr must be positive, got {args.lr}")
     if args.model == "cnn" and args.dataset in ("mnist", "fashion-mnist", "synthetic"):
@@ -101,17 +104,38 @@ def cmd_compare(args, parser) -> int:
     return 0
 
 
+def _resumed_configs(run_dir, parser) -> dict:
+    """The configuration a stopped run was started with (its config.json wins over options)."""
+    from rigl_np.runfolder import read_json
+
+    path = Path(run_dir) / "config.json"
+    if not (Path(run_dir) / "checkpoint.npz").exists() or not path.exists():
+        parser.error(f"--resume {run_dir}: no config.json and checkpoint.npz there; "
+                     "give the folder of a run that was started before")
+    saved = read_json(path)
+    cfgs = {title: cls(**saved[title]) for title, cls in config.GROUPS.items()}
+    cfgs["run"].out, cfgs["run"].resume = str(run_dir), str(run_dir)
+    return cfgs
+
+
 def cmd_train(args, parser) -> int:
     from rigl_np.data import DataError
-    from rigl_np.experiment import epoch_logger, run
+    from rigl_np.experiment import Interrupted, epoch_logger, run
+    from rigl_np.train import NonFiniteLoss
 
-    check(args, parser)
-    cfgs = config.from_namespace(args)
+    if args.resume:
+        cfgs = _resumed_configs(args.resume, parser)
+    else:
+        check(args, parser)
+        cfgs = config.from_namespace(args)
     try:
         metrics = run(cfgs, progress=epoch_logger())
-    except DataError as e:
+    except (DataError, NonFiniteLoss) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except Interrupted as e:
+        print(str(e), file=sys.stderr)
+        return 130
     print(f"test accuracy {metrics['test_accuracy']:.4f} at global density "
           f"{metrics['global_density']:.4f}; run folder: {metrics['run_dir']}")
     return 0

@@ -1,9 +1,9 @@
 """``python -m rigl_np compare``: a grid of runs and the table that compares them.
 
 The grid is methods x sparsities x seeds (x models); every run gets its own run folder under
-``OUT/runs/`` and a run whose ``metrics.json`` already exists is not repeated, so a stopped grid
-resumes where it stopped. Dense and small-dense ignore nothing: dense runs once per seed and model
-(its sparsity is 0), small-dense once per sparsity it is matched to.
+``OUT/runs/``; a run whose ``metrics.json`` exists is not repeated and a run with only a checkpoint
+is resumed, so a stopped grid continues where it stopped. Dense runs once per seed and model (its
+sparsity is 0); small-dense once per sparsity it is matched to.
 
 The table (``OUT/results.md`` and ``OUT/results.csv``) has one row per (model, method,
 distribution, sparsity): mean ± std test accuracy over seeds, the real global density, training
@@ -94,6 +94,7 @@ def compare(base: dict, out, models, methods, sparsities, seeds, log=print) -> l
         # 1. run the cell unless its metrics are already there (a stopped grid resumes)
         run_dir = out / "runs" / run_name(cfgs)
         cfgs["run"].out = str(run_dir)
+        cfgs["run"].resume = str(run_dir) if (run_dir / "checkpoint.npz").exists() else None
         if (run_dir / "metrics.json").exists():
             metrics = read_json(run_dir / "metrics.json")
             log(f"[{i}/{len(cells)}] {run_name(cfgs)}: done before")

@@ -68,6 +68,8 @@ class RunConfig:
     out: str = opt(None, "run folder (default runs/<method>-<sparsity>-<model>-seed<seed>)")
     backend: str = opt("numpy", "array backend", ("numpy", "cupy"))
     snapshot_every: int = opt(0, "save bit-packed mask snapshots every N batches (0: at updates)")
+    checkpoint_every: int = opt(200, "write a checkpoint every N batches (and after every epoch)")
+    resume: str = opt(None, "continue the stopped run in this folder (its config.json wins)")
 
 
 GROUPS = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig,

@@ -1,30 +1,46 @@
-"""One run end to end: data, model, method, training, and the run folder.
+"""One run end to end: data, model, method, training with checkpoints, and the run folder.
 
-``run(configs)`` takes the CLI's dataclasses (``rigl_np.config``), trains, writes ``config.json``,
-``metrics.json`` and ``history.csv`` into the run folder and returns the metrics dict. Steps:
+``run(cfgs)`` takes the CLI's dataclasses (``rigl_np.config``), trains, and writes into the run
+folder ``config.json``, ``checkpoint.npz`` (every ``checkpoint_every`` batches and every epoch),
+and at the end ``metrics.json``, ``history.csv`` and ``masks.npz``. Steps:
 
 1. choose the backend; load and normalise the data (host arrays);
 2. seed: one host RNG stream for initialisation, another for masks (so a dense and a sparse run
    with the same seed start from the same weights);
-3. build the model (narrowed for small-dense) and the sparse method;
-4. train, logging each epoch;
-5. measure what the run really is (per-layer and global density, FLOPs) and write it down.
+3. build the model (narrowed for small-dense), the optimizer and the sparse method;
+4. resume from the run folder's checkpoint if asked, else start afresh;
+5. train; Ctrl-C writes a checkpoint and stops cleanly (``Interrupted``);
+6. measure what the run really is (per-layer and global density, FLOPs) and write it down.
+
+A run killed at any point (Ctrl-C or SIGKILL) and resumed with ``resume=True`` ends with exactly
+the weights, masks and metrics of a run that never stopped: the checkpoint holds every array and
+counter, the data order is a function of (seed, epoch), and every step is deterministic.
 """
 from __future__ import annotations
 
 import dataclasses
+import signal
 import sys
-import time
 from pathlib import Path
 
 from rigl_np import backend
+from rigl_np.checkpoint import load_checkpoint, save_checkpoint
 from rigl_np.data import channel_stats, load_dataset, normalize, num_batches
 from rigl_np.flops import flops_report, layer_flops
-from rigl_np.methods import make_method, matched_width, densities_for
+from rigl_np.methods import densities_for, make_method, matched_width
 from rigl_np.models import build_model
-from rigl_np.runfolder import write_history_csv, write_json
+from rigl_np.runfolder import save_snapshots, write_history_csv, write_json
 from rigl_np.sparsity import density_report
-from rigl_np.train import train
+from rigl_np.train import make_optimizer, train
+
+
+class Interrupted(Exception):
+    """Ctrl-C stopped the run after writing its checkpoint; ``run_dir`` says where to resume."""
+
+    def __init__(self, run_dir):
+        super().__init__(f"interrupted; checkpoint saved. Resume with: "
+                         f"python -m rigl_np train --resume {run_dir}")
+        self.run_dir = run_dir
 
 
 @dataclasses.dataclass
@@ -65,6 +81,22 @@ def epoch_logger(stream=sys.stdout):
                                               leave=False, unit="batch", file=stream)
 
 
+class _StopOnCtrlC:
+    """While active, the first Ctrl-C only sets ``requested``; the loop checkpoints and stops."""
+
+    def __enter__(self):
+        self.requested = False
+        self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, self.previous)        # a second Ctrl-C stops at once
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self.previous)
+
+
 def run(cfgs: dict, log=print, progress=None) -> dict:
     """Train one run described by ``cfgs`` (``rigl_np.config.GROUPS`` instances); return metrics."""
     data_cfg, model_cfg, optim, sparse, run_cfg = (cfgs[k] for k in
@@ -75,7 +107,7 @@ def run(cfgs: dict, log=print, progress=None) -> dict:
     data = prepare_data(data_cfg)
     # 2. seeds: one stream for the weights, one for the masks
     init_rng, mask_rng = backend.host_rng([optim.seed, 0]), backend.host_rng([optim.seed, 1])
-    # 3. model and method
+    # 3. model, optimizer and method
     full = build_model(model_cfg.model, data.input_shape, data.num_classes)
     shapes = {n: full.params()[n].shape for n in full.sparsifiable()}
     densities = densities_for(sparse, shapes)
@@ -83,18 +115,36 @@ def run(cfgs: dict, log=print, progress=None) -> dict:
     if sparse.method == "small-dense":
         width = matched_width(model_cfg.model, data.input_shape, data.num_classes, densities)
     model = build_model(model_cfg.model, data.input_shape, data.num_classes, init_rng, width)
+    optimizer = make_optimizer(model.params(), optim)
     total_steps = optim.epochs * num_batches(len(data.train_y), optim.batch_size)
-    method = make_method(sparse, shapes, total_steps, mask_rng)
-    write_json(out / "config.json", {k: dataclasses.asdict(v) for k, v in cfgs.items()})
-    # 4. train
-    def on_epoch(record):
+    method = make_method(sparse, shapes, total_steps, mask_rng, run_cfg.snapshot_every)
+    if method is not None:
+        method.attach(model, optimizer)
+    # 4. resume or start afresh
+    checkpoint, state = out / "checkpoint.npz", None
+    if run_cfg.resume and checkpoint.exists():
+        state = load_checkpoint(checkpoint, model, optimizer, method)
+        log(f"resuming {out} at epoch {state.epoch + 1}, batch {state.batch} (step {state.step})")
+    else:
+        write_json(out / "config.json", {k: dataclasses.asdict(v) for k, v in cfgs.items()})
+
+    # 5. train, checkpointing every checkpoint_every batches, every epoch and on Ctrl-C
+    def on_batch(st):
+        if ctrl_c.requested or st.step % run_cfg.checkpoint_every == 0:
+            save_checkpoint(checkpoint, model, optimizer, method, st)
+        return ctrl_c.requested
+
+    def on_epoch(record, st):
+        save_checkpoint(checkpoint, model, optimizer, method, st)
         log(f"epoch {record['epoch']:>3}/{optim.epochs}  loss {record['train_loss']:.4f}  "
             f"train {record['train_accuracy']:.4f}  test {record['test_accuracy']:.4f}  "
             f"density {record.get('global_density', 1.0):.4f}  {record['seconds']:.1f}s")
-    start = time.perf_counter()
-    history = train(model, data, optim, method, progress=progress, on_epoch=on_epoch)
-    seconds = time.perf_counter() - start
-    # 5. what the run really is
+
+    with _StopOnCtrlC() as ctrl_c:
+        state = train(model, optimizer, data, optim, method, state, progress, on_epoch, on_batch)
+    if ctrl_c.requested:
+        raise Interrupted(out)
+    # 6. what the run really is
     masks = method.masks if method is not None else {}
     records = getattr(method, "records", None)
     report = density_report({n: backend.to_numpy(m) for n, m in masks.items()},
@@ -106,14 +156,15 @@ def run(cfgs: dict, log=print, progress=None) -> dict:
         dense_f = sum(layer_flops(full, data.input_shape).values())
         flops["train_multiplier"] = flops["inference_multiplier"] = flops["forward_dense"] / dense_f
     metrics = {
-        "test_accuracy": history.last["test_accuracy"], "history": history.epochs,
+        "test_accuracy": state.last["test_accuracy"], "history": state.history,
         "layer_density": real, "layer_nnz": {n: v["nnz"] for n, v in report["layers"].items()},
         "global_density": report["global_density"], "nominal_sparsity": sparse.sparsity,
-        "width": width, "train_seconds": seconds, "flops": flops,
-        "mask_updates": records.updates if records else [],
-        "itop_rate": records.itop_rate() if records else 1.0,
-        "run_dir": str(out),
+        "width": width, "train_seconds": sum(r["seconds"] for r in state.history),
+        "flops": flops, "mask_updates": records.updates if records else [],
+        "itop_rate": records.itop_rate() if records else 1.0, "run_dir": str(out),
     }
     write_json(out / "metrics.json", metrics)
-    write_history_csv(out / "history.csv", history.epochs)
+    write_history_csv(out / "history.csv", state.history)
+    if records:
+        save_snapshots(out / "masks.npz", records.snapshots, {n: m.shape for n, m in masks.items()})
     return metrics

@@ -30,14 +30,19 @@ DISTRIBUTIONS = ("uniform", "er", "erk")
 def nnz_for(n: int, density) -> int:
     """Active weights in a layer of ``n`` weights at ``density``: n - floor((1 - d) * n).
 
-    Computed in exact rational arithmetic on the decimal the density is written as
-    (``Fraction(str(d))``), so density 0.1 of 1000 weights is exactly 100 and density 0.9 is
-    exactly 900 (in floats, (1 - 0.9) * 1000 = 99.99999999999997 would floor to 99).
+    Float error must not move the count by one, so:
+    1. d is read as the decimal it prints as (``Fraction(str(d))``): float32 0.3 is 3/10;
+    2. z = (1 - d) * n is computed exactly, and snapped to the nearest integer when within
+       n * 1e-12 of it: density 1 - 0.7 = 0.30000000000000004 of 1000 weights gives 300, and
+       density 0.9 gives 900 (in floats, (1 - 0.9) * 1000 = 99.99999999999997 floors to 99).
     """
     if not 0 <= density <= 1:
         raise ValueError(f"a density must lie in [0, 1], got {density}")
-    zeros = math.floor((1 - Fraction(str(density))) * n)
-    return n - zeros
+    zeros = (1 - Fraction(str(density))) * n
+    nearest = round(zeros)
+    if abs(zeros - nearest) <= n * Fraction(1, 10**12):
+        return n - nearest
+    return n - math.floor(zeros)
 
 
 def _raw_score(shape, distribution: str, power_scale: float) -> float:
@@ -91,8 +96,8 @@ def layer_densities(shapes: dict, density: float, distribution: str = "erk",
     density; both stay outside the budget, so the remaining layers still spend d of their own
     weights. ``first_layer_dense`` adds the first layer of ``shapes`` to ``dense_layers`` when
     there is more than one layer: this is how rigl-torch allocates (it does it for "uniform"
-    always), and the paper's ImageNet convention. Use ``density_report`` for what a model really
-    gets overall.
+    always), and the paper's ImageNet convention. ``power_scale`` applies to ERK only, as in the
+    official code. Use ``density_report`` for what a model really gets overall.
     """
     if distribution not in DISTRIBUTIONS:
         raise ValueError(f"unknown distribution {distribution!r}; choose one of {DISTRIBUTIONS}")

@@ -8,10 +8,12 @@ hooks, so every place a mask touches the weights is one visible line here:
   where the optimizer step is skipped;
 - ``method.after_step(step)``: re-masks weights and momentum, or updates masks (SET, SNFS, pruning).
 
-``method=None`` is plain dense training. The loop returns a ``History`` (per-epoch records).
+``method=None`` is plain dense training. The loop returns a ``TrainState`` (position and
+per-epoch records), which is also what a checkpoint stores to resume a run exactly.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -25,13 +27,24 @@ from rigl_np.optim import SGD, Adam, learning_rate
 EVAL_BATCH = 1000                    # examples per evaluation forward pass
 
 
+class NonFiniteLoss(RuntimeError):
+    """The training loss became inf or NaN; the run stops and keeps its last good checkpoint."""
+
+
 @dataclass
-class History:
-    epochs: list = field(default_factory=list)   # one dict per epoch (see ``train``)
+class TrainState:
+    """Where training stands: everything besides arrays that a checkpoint must hold to resume."""
+    epoch: int = 0                 # current epoch, 0-based
+    batch: int = 0                 # batches of this epoch already done
+    step: int = 0                  # batches done in total: the schedule's t (counted from 1)
+    loss_sum: float = 0.0          # sum of this epoch's per-example losses so far
+    correct: int = 0               # this epoch's correct predictions so far
+    seconds: float = 0.0           # wall time of this epoch so far
+    history: list = field(default_factory=list)   # one record per finished epoch
 
     @property
     def last(self) -> dict:
-        return self.epochs[-1]
+        return self.history[-1]
 
 
 def make_optimizer(params: dict, cfg: OptimConfig):
@@ -76,45 +89,53 @@ def train_step(model, optimizer, xb, yb, step, method=None):
     return loss, (logits.argmax(axis=1) == yb).sum()
 
 
-def train(model, data, cfg: OptimConfig, method=None, progress=None, on_epoch=None) -> History:
+def train(model, optimizer, data, cfg: OptimConfig, method=None, state=None, progress=None,
+          on_epoch=None, on_batch=None) -> TrainState:
     """Train ``model`` on ``data`` (train_x/test_x float32 (N, C, H, W), labels int64), per ``cfg``.
 
-    ``progress(epoch, batches, total)`` may wrap the batch iterator (a tqdm bar); ``on_epoch(record)`` is
-    called after every epoch (logging, checkpoints). Each epoch's record
+    ``method`` must already be attached to ``model`` and ``optimizer``. ``state`` resumes a run
+    exactly where it stopped (the data order of an epoch is recomputed from (seed, epoch)).
+    ``progress(epoch, batches, total)`` may wrap the batch iterator (a tqdm bar);
+    ``on_epoch(record, state)`` runs after every epoch, ``on_batch(state)`` after every batch and
+    may return True to stop (Ctrl-C); both are where checkpoints are written. Each epoch's record
     holds epoch, lr, train_loss, train_accuracy, test_loss, test_accuracy, seconds, and the
-    method's own summary (density, ...) when it has ``summary()``.
+    method's own summary (density, ITOP rate, ...).
     """
-    optimizer = make_optimizer(model.params(), cfg)
-    if method is not None:
-        method.attach(model, optimizer)
+    state = state or TrainState()
     n = len(data.train_y)
     per_epoch = num_batches(n, cfg.batch_size)
     total_steps = cfg.epochs * per_epoch
     warmup = int(cfg.warmup_epochs * per_epoch)
-    history, step = History(), 0
-    for epoch in range(cfg.epochs):
-        start = time.perf_counter()
-        loss_sum, correct = 0.0, 0                                  # stay on the device
+    while state.epoch < cfg.epochs:
         batches = minibatches(data.train_x, data.train_y, cfg.batch_size,
-                              epoch_order(n, cfg.seed, epoch))
-        for xb, yb in (progress(epoch, batches, per_epoch) if progress else batches):
+                              epoch_order(n, cfg.seed, state.epoch), start_batch=state.batch)
+        started = time.perf_counter() - state.seconds
+        for xb, yb in (progress(state.epoch, batches, per_epoch) if progress else batches):
             # 1. learning rate of this optimizer step (0-based for the schedule)
-            optimizer.lr = learning_rate(step, total_steps, cfg.lr, cfg.lr_schedule, warmup)
-            step += 1                                               # batches counted from 1
-            # 2. the step itself
+            optimizer.lr = learning_rate(state.step, total_steps, cfg.lr, cfg.lr_schedule, warmup)
+            # 2. the step itself (batches counted from 1)
             loss, hits = train_step(model, optimizer, backend.asarray(xb), backend.asarray(yb),
-                                    step, method)
-            loss_sum = loss_sum + loss * len(yb)
-            correct = correct + hits
-        # 3. evaluate and record
+                                    state.step + 1, method)
+            loss = backend.to_scalar(loss)
+            if not math.isfinite(loss):
+                raise NonFiniteLoss(f"the training loss became {loss} at batch {state.step + 1}; "
+                                    "lower --lr (or check the data); the last checkpoint is kept")
+            # 3. bookkeeping, then the caller's hook (checkpoints, Ctrl-C)
+            state.step, state.batch = state.step + 1, state.batch + 1
+            state.loss_sum += loss * len(yb)
+            state.correct += int(backend.to_scalar(hits))
+            state.seconds = time.perf_counter() - started
+            if on_batch is not None and on_batch(state):
+                return state
+        # 4. evaluate and record the epoch
         test_loss, test_acc = evaluate(model, data.test_x, data.test_y)
-        record = {"epoch": epoch + 1, "lr": optimizer.lr,
-                  "train_loss": backend.to_scalar(loss_sum) / n,
-                  "train_accuracy": backend.to_scalar(correct) / n, "test_loss": test_loss,
-                  "test_accuracy": test_acc, "seconds": time.perf_counter() - start}
-        if method is not None and hasattr(method, "summary"):
+        record = {"epoch": state.epoch + 1, "lr": optimizer.lr, "train_loss": state.loss_sum / n,
+                  "train_accuracy": state.correct / n, "test_loss": test_loss,
+                  "test_accuracy": test_acc, "seconds": time.perf_counter() - started}
+        if method is not None:
             record.update(method.summary())
-        history.epochs.append(record)
+        state.history.append(record)
+        state.epoch, state.batch, state.loss_sum, state.correct, state.seconds = state.epoch + 1, 0, 0.0, 0, 0.0
         if on_epoch is not None:
-            on_epoch(record)
-    return history
+            on_epoch(record, state)
+    return state

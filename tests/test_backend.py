@@ -9,7 +9,7 @@ from rigl_np import backend
 
 PACKAGE = pathlib.Path(backend.__file__).parent
 # Host-side modules that may use NumPy directly: file formats, plotting, the CLI, FLOP counting.
-HOST_SIDE = {"backend.py", "data", "viz", "cli.py", "__main__.py", "flops.py", "checkpoint.py",
+HOST_SIDE = {"backend.py", "data", "viz", "cli.py", "__main__.py", "checkpoint.py", "runfolder.py",
              "check_update.py", "config.py", "runs"}
 
 

@@ -32,6 +32,8 @@ def _budget_nnz(shapes, density):
 @pytest.mark.parametrize("n, density, expected", [
     (1000, 0.1, 100), (1000, 0.9, 900), (30000, 0.1, 3000), (235200, 0.1, 23520),
     (10, 0.25, 3), (7, 0.0, 0), (7, 1.0, 7), (1000, np.float32(0.9), 900),
+    (1000, np.float32(0.3), 300), (1000, 1 - 0.7, 300), (1000, 1 - 0.95, 50),
+    (30000, 1 - 0.99, 300),
 ])
 def test_nnz_for_is_exact(n, density, expected):
     assert nnz_for(n, density) == expected
@@ -42,6 +44,13 @@ def test_nnz_for_is_exact(n, density, expected):
 def test_nnz_for_matches_rational_rule(n, per_mille):
     density = per_mille / 1000
     assert nnz_for(n, density) == n - math.floor((1 - Fraction(per_mille, 1000)) * n)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 10**6), st.integers(0, 1000))
+def test_nnz_for_complement_of_a_sparsity_is_exact(n, per_mille):
+    """Callers pass density = 1 - sparsity; float error in the subtraction must not matter."""
+    assert nnz_for(n, 1 - per_mille / 1000) == n - math.floor(Fraction(per_mille, 1000) * n)
 
 
 def test_nnz_for_rejects_a_density_outside_0_1():

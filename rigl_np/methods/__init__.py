@@ -17,13 +17,13 @@ returns the layer densities it uses.
 """
 from __future__ import annotations
 
-from rigl_np.methods.base import Dense, MaskRecords, Static
+from rigl_np.methods.base import MaskRecords, Static
 from rigl_np.methods.dynamic import SET, SNFS, RigL
 from rigl_np.methods.pruning import Pruning
 from rigl_np.methods.small_dense import matched_width, parameter_count
 from rigl_np.sparsity import layer_densities
 
-__all__ = ["Dense", "Static", "RigL", "SET", "SNFS", "Pruning", "MaskRecords", "make_method",
+__all__ = ["Static", "RigL", "SET", "SNFS", "Pruning", "MaskRecords", "make_method",
            "densities_for", "matched_width", "parameter_count"]
 
 
@@ -36,15 +36,20 @@ def densities_for(cfg, shapes: dict) -> dict:
     return layer_densities(shapes, 1 - cfg.sparsity, distribution, first_layer_dense=first_dense)
 
 
-def make_method(cfg, shapes: dict, total_steps: int, rng):
-    """The method object for ``cfg`` (a ``SparseConfig``), or ``None`` for a plain dense model."""
+def make_method(cfg, shapes: dict, total_steps: int, rng, snapshot_every: int = 0):
+    """The method object for ``cfg`` (a ``SparseConfig``), or ``None`` for a plain dense model.
+
+    ``snapshot_every``: keep bit-packed masks every N batches (0: after every mask update).
+    """
     densities = densities_for(cfg, shapes)
     t_end = int(cfg.t_end_fraction * total_steps)
-    schedule = dict(delta_t=cfg.delta_t, alpha=cfg.alpha, t_end=t_end, schedule=cfg.drop_schedule)
+    snap = dict(snapshot_every=snapshot_every)
+    schedule = dict(delta_t=cfg.delta_t, alpha=cfg.alpha, t_end=t_end, schedule=cfg.drop_schedule,
+                    **snap)
     if cfg.method in ("dense", "small-dense"):
         return None
     if cfg.method == "static":
-        return Static(densities, rng)
+        return Static(densities, rng, **snap)
     if cfg.method == "rigl":
         return RigL(densities, rng, grad_accumulation=cfg.grad_accumulation, **schedule)
     if cfg.method == "set":
@@ -52,5 +57,5 @@ def make_method(cfg, shapes: dict, total_steps: int, rng):
     if cfg.method == "snfs":
         return SNFS(densities, rng, **schedule)
     if cfg.method == "pruning":
-        return Pruning(densities, rng, delta_t=cfg.delta_t, t0=0, t1=t_end)
+        return Pruning(densities, rng, delta_t=cfg.delta_t, t0=0, t1=t_end, **snap)
     raise ValueError(f"unknown method {cfg.method!r}")

@@ -24,8 +24,9 @@ from rigl_np.rigl import (apply_update, drop_fraction, gradient_ema, is_update_s
 class DynamicSparse(Static):
     """The schedule and the update loop shared by RigL, SET and SNFS."""
 
-    def __init__(self, densities, rng, delta_t=100, alpha=0.3, t_end=1, schedule="cosine"):
-        super().__init__(densities, rng)
+    def __init__(self, densities, rng, delta_t=100, alpha=0.3, t_end=1, schedule="cosine",
+                 snapshot_every=0):
+        super().__init__(densities, rng, snapshot_every)
         self.delta_t, self.alpha, self.t_end, self.schedule = delta_t, alpha, t_end, schedule
 
     def grow_score(self, name):
@@ -68,6 +69,16 @@ class RigL(DynamicSparse):
     def grow_score(self, name):
         return rigl_score(self.dense_grads[name])
 
+    def state_dict(self):
+        arrays, meta = super().state_dict()
+        arrays.update({f"dense_grad/{n}": g for n, g in self.dense_grads.items()})
+        return arrays, meta
+
+    def load_state_dict(self, arrays, meta):
+        super().load_state_dict(arrays, meta)
+        self.dense_grads = {k[len("dense_grad/"):]: v for k, v in arrays.items()
+                            if k.startswith("dense_grad/")}
+
     def before_step(self, step, grads) -> bool:
         self._accumulate(step, grads)                      # dense, before masking
         if is_update_step(step, self.delta_t, self.t_end):
@@ -108,3 +119,12 @@ class SNFS(SET):
 
     def grow_score(self, name):
         return snfs_score(self.ema[name])
+
+    def state_dict(self):
+        arrays, meta = super().state_dict()
+        arrays.update({f"ema/{n}": e for n, e in self.ema.items()})
+        return arrays, meta
+
+    def load_state_dict(self, arrays, meta):
+        super().load_state_dict(arrays, meta)
+        self.ema = {k[len("ema/"):]: v for k, v in arrays.items() if k.startswith("ema/")}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from rigl_np import backend
-from rigl_np.methods.base import MaskRecords, Static
+from rigl_np.methods.base import Static
 from rigl_np.rigl import keep_after_drop, magnitude_score, pruning_sparsity
 from rigl_np.sparsity import nnz_for
 
@@ -20,17 +20,13 @@ from rigl_np.sparsity import nnz_for
 class Pruning(Static):
     name = "pruning"
 
-    def __init__(self, densities, rng, delta_t=100, t0=0, t1=1):
-        super().__init__(densities, rng)
+    def __init__(self, densities, rng, delta_t=100, t0=0, t1=1, snapshot_every=0):
+        super().__init__(densities, rng, snapshot_every)
         self.delta_t, self.t0, self.t1 = delta_t, t0, t1
 
-    def attach(self, model, optimizer):
-        self.model, self.optimizer, self.params = model, optimizer, model.params()
-        self.shapes = {n: self.params[n].shape for n in model.sparsifiable()}
-        xp = backend.xp()
-        self.masks = {n: xp.ones(s, dtype=bool) for n, s in self.shapes.items()
-                      if self.densities[n] < 1}
-        self.records = MaskRecords(self.masks)
+    def initial_masks(self, shapes: dict) -> dict:
+        """Pruning starts dense: all-ones masks for the layers that will be pruned."""
+        return {n: backend.xp().ones(s, dtype=bool) for n, s in shapes.items()}
 
     def after_step(self, step) -> None:
         super().after_step(step)

@@ -1,0 +1,40 @@
+"""Figures that make dynamic sparse training visible (host-side: NumPy and matplotlib only).
+
+Every plot function is pure: arrays, dicts or run folders in, a ``matplotlib.figure.Figure`` out
+(drawn with Agg, never through ``pyplot``); ``write_in_degree_gif`` returns the GIF's path.
+``plot_runs(run_dirs)`` writes every figure that applies to some run folders.
+
+| figure                                     | function                    | module          |
+|--------------------------------------------|-----------------------------|-----------------|
+| per-layer density of uniform / ER / ERK    | ``plot_layer_densities``    | distributions   |
+| drop fraction f(t) and the update steps    | ``plot_drop_schedule``      | schedule        |
+| masks as images                            | ``plot_masks``              | masks           |
+| input-pixel in-degree over time (grid/GIF) | ``plot_in_degree``, ``write_in_degree_gif`` | masks |
+| one RigL update, panel by panel            | ``plot_update``             | update          |
+| dropped / grown / regrown-same per update  | ``plot_update_counts``      | records         |
+| mask turnover and ITOP rate                | ``plot_turnover_itop``      | records         |
+| fan-in / fan-out histograms over time      | ``plot_fan_histograms``     | records         |
+| SRigL active neurons per layer             | ``plot_active_neurons``     | records         |
+| training curves of several runs            | ``plot_training_curves``    | runs            |
+| accuracy vs sparsity / vs training FLOPs   | ``plot_accuracy_vs_sparsity``, ``plot_accuracy_vs_flops`` | runs |
+| theoretical FLOPs vs measured wall time    | ``plot_flops_vs_time``      | runs            |
+| all of the above for run folders           | ``plot_runs``               | report          |
+"""
+from rigl_np.viz.common import load_run, save
+from rigl_np.viz.distributions import model_shapes, plot_layer_densities
+from rigl_np.viz.masks import in_degree, plot_in_degree, plot_masks, write_in_degree_gif
+from rigl_np.viz.records import (fan_in_out, plot_active_neurons, plot_fan_histograms,
+                                 plot_turnover_itop, plot_update_counts)
+from rigl_np.viz.report import plot_runs
+from rigl_np.viz.runs import (plot_accuracy_vs_flops, plot_accuracy_vs_sparsity,
+                              plot_flops_vs_time, plot_training_curves, read_results,
+                              results_from_runs)
+from rigl_np.viz.schedule import plot_drop_schedule
+from rigl_np.viz.update import plot_update
+
+__all__ = ["fan_in_out", "in_degree", "load_run", "model_shapes", "plot_accuracy_vs_flops",
+           "plot_accuracy_vs_sparsity", "plot_active_neurons", "plot_drop_schedule",
+           "plot_fan_histograms", "plot_flops_vs_time", "plot_in_degree", "plot_layer_densities",
+           "plot_masks", "plot_runs", "plot_training_curves", "plot_turnover_itop",
+           "plot_update", "plot_update_counts", "read_results", "results_from_runs", "save",
+           "write_in_degree_gif"]

@@ -1,0 +1,78 @@
+"""What every plot module shares: a fresh Agg figure, saving, and reading a run folder.
+
+Figures are ``matplotlib.figure.Figure`` objects made directly, never through ``pyplot``, so no
+global state is touched, nothing opens a window, and the Agg renderer draws them (``savefig``).
+
+A run folder (``rigl_np.experiment.run``) is read once into a ``Run``: its ``metrics.json``,
+``config.json`` and, when the method kept masks, the mask snapshots of ``masks.npz`` (through
+``rigl_np.runfolder.load_snapshots``, the only reader of that file).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from rigl_np.runfolder import load_snapshots, read_json
+
+# The example shape and class count of each data set (rigl_np.data), which the model was built for.
+DATASET_SHAPES = {"fashion-mnist": ((1, 28, 28), 10), "mnist": ((1, 28, 28), 10),
+                  "synthetic": ((1, 28, 28), 10), "cifar10": ((3, 32, 32), 10)}
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, panel=(4.0, 3.2)):
+    """A constrained-layout Figure of ``nrows`` x ``ncols`` panels, each ``panel`` inches.
+
+    Returns ``(figure, axes)`` with ``axes`` always a 2-D array.
+    """
+    fig = Figure(figsize=(panel[0] * ncols, panel[1] * nrows), layout="constrained")
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
+def save(fig: Figure, path, dpi: int = 110) -> Path:
+    """Write ``fig`` to ``path`` (the format from the suffix); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    return path
+
+
+def rows_view(array):
+    """A weight-shaped array as (out, fan-in): Linear (out, in) as is, Conv2d (out, in*kh*kw)."""
+    return array.reshape(array.shape[0], -1)
+
+
+@dataclass
+class Run:
+    """One run folder, read."""
+    path: Path
+    metrics: dict         # metrics.json
+    config: dict          # config.json: {"data", "model", "optim", "sparse", "run"}
+
+    @property
+    def method(self) -> str:
+        return self.config["sparse"]["method"]
+
+    @property
+    def label(self) -> str:
+        """"rigl erk 0.9 seed0" (or "dense seed0"): what the run is, for legends and titles."""
+        s, seed = self.config["sparse"], self.config["optim"]["seed"]
+        if s["method"] == "dense":
+            return f"dense seed{seed}"
+        return f"{s['method']} {s['distribution']} {s['sparsity']:g} seed{seed}"
+
+    @property
+    def input_shape(self) -> tuple:
+        return DATASET_SHAPES[self.config["data"]["dataset"]][0]
+
+    def snapshots(self) -> dict:
+        """``{step: {layer: bool mask}}`` from masks.npz, or ``{}`` when the run kept no masks."""
+        path = self.path / "masks.npz"
+        return load_snapshots(path) if path.exists() else {}
+
+
+def load_run(run_dir) -> Run:
+    """Read ``run_dir``'s metrics.json and config.json."""
+    path = Path(run_dir)
+    return Run(path, read_json(path / "metrics.json"), read_json(path / "config.json"))

@@ -1,0 +1,146 @@
+"""Runs side by side: training curves, and the results table of ``rigl_np.compare``.
+
+The table (``results.csv``, or ``results_from_runs`` for a handful of run folders) has one row
+per (model, method, distribution, sparsity): accuracy_mean/std over seeds, the real
+global_density, train_flops and inference_flops as multiples of dense, and seconds per run.
+
+- ``plot_accuracy_vs_sparsity``: x is the real sparsity 1 - global_density (what the masks
+  achieved, not what was asked for), except small-dense, which has no mask and sits at the
+  sparsity its parameter count was matched to; dense is a horizontal band.
+- ``plot_accuracy_vs_flops``: accuracy against the theoretical training FLOPs (log axis).
+- ``plot_flops_vs_time``: the theoretical FLOPs multiplier against the measured wall time
+  relative to the dense run. Masked dense compute multiplies by zeros at full price, so 10x
+  fewer FLOPs in theory is not 10x less time; a condensed layer (``rigl_np.srigl``) is.
+"""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+
+from rigl_np.compare import summarise
+from rigl_np.viz.common import load_run, new_figure
+
+NUMERIC = ("sparsity", "seeds", "accuracy_mean", "accuracy_std", "global_density",
+           "train_flops", "inference_flops", "seconds")
+
+
+def read_results(path) -> list:
+    """The rows of a ``results.csv`` written by ``rigl_np.compare``, numbers as floats."""
+    with open(path, newline="") as f:
+        return [{k: float(v) if k in NUMERIC else v for k, v in row.items()}
+                for row in csv.DictReader(f)]
+
+
+def results_from_runs(run_dirs) -> list:
+    """The same table, summarised (``rigl_np.compare.summarise``) from run folders."""
+    rows = []
+    for run in map(load_run, run_dirs):
+        s, m = run.config["sparse"], run.metrics
+        rows.append({"model": run.config["model"]["model"], "method": s["method"],
+                     "distribution": s["distribution"], "sparsity": s["sparsity"],
+                     "test_accuracy": m["test_accuracy"], "global_density": m["global_density"],
+                     "train_flops": m["flops"]["train_multiplier"],
+                     "inference_flops": m["flops"]["inference_multiplier"],
+                     "seconds": m["train_seconds"]})
+    return summarise(rows)
+
+
+def plot_training_curves(run_dirs):
+    """Train/test loss (top) and accuracy (bottom) per epoch, one line per run folder."""
+    fig, axes = new_figure(2, 2, panel=(4.2, 3.0))
+    for run in map(load_run, run_dirs):
+        epochs = [h["epoch"] for h in run.metrics["history"]]
+        for ax, key in zip(axes.flat, ("train_loss", "test_loss", "train_accuracy",
+                                       "test_accuracy")):
+            ax.plot(epochs, [h[key] for h in run.metrics["history"]], "o-", markersize=3,
+                    label=run.label)
+            ax.set_title(key.replace("_", " "))
+            ax.set_xlabel("epoch")
+    axes[0, 0].set_ylabel("loss")
+    axes[1, 0].set_ylabel("accuracy")
+    axes[0, 1].legend(fontsize=8)
+    fig.suptitle("Training curves")
+    return fig
+
+
+def _groups(rows: list) -> dict:
+    """``{(model, "method (distribution)"): rows}``, each group's rows sorted by sparsity."""
+    groups = {}
+    for r in sorted(rows, key=lambda r: r["sparsity"]):
+        label = r["method"] if r["distribution"] == "-" else f"{r['method']} ({r['distribution']})"
+        groups.setdefault((r["model"], label), []).append(r)
+    return groups
+
+
+def _model_axes(rows: list, panel=(5.0, 3.6)):
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    fig, axes = new_figure(1, len(models), panel=panel)
+    return fig, dict(zip(models, axes[0]))
+
+
+def plot_accuracy_vs_sparsity(rows: list):
+    """Test accuracy (mean ± std over seeds) against real sparsity, one line per method."""
+    fig, axes = _model_axes(rows)
+    for (model, label), group in _groups(rows).items():
+        ax = axes[model]
+        acc = np.array([r["accuracy_mean"] for r in group])
+        std = np.array([r["accuracy_std"] for r in group])
+        if label == "dense":
+            ax.axhline(acc[0], color="black", linestyle="--", label="dense")
+            ax.axhspan(acc[0] - std[0], acc[0] + std[0], color="black", alpha=0.1)
+            continue
+        x = [r["sparsity"] if r["method"] == "small-dense" else 1 - r["global_density"]
+             for r in group]
+        ax.errorbar(x, acc, yerr=std, marker="o", capsize=3, label=label)
+    for model, ax in axes.items():
+        ax.set_xlabel("sparsity (1 - real global density)")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"{model}: accuracy vs sparsity")
+        ax.legend(fontsize=8)
+    return fig
+
+
+def plot_accuracy_vs_flops(rows: list):
+    """Test accuracy (mean ± std) against training FLOPs as a multiple of dense (log x)."""
+    fig, axes = _model_axes(rows)
+    for (model, label), group in _groups(rows).items():
+        ax = axes[model]
+        x = [r["train_flops"] for r in group]
+        ax.errorbar(x, [r["accuracy_mean"] for r in group], yerr=[r["accuracy_std"] for r in group],
+                    marker="o", capsize=3, label=label)
+        for xi, r in zip(x, group):
+            ax.annotate(f"{r['sparsity']:g}", (xi, r["accuracy_mean"]), fontsize=7,
+                        textcoords="offset points", xytext=(3, 3))
+    for model, ax in axes.items():
+        ax.set_xscale("log")
+        ax.set_xlabel("training FLOPs (x dense, log); labels: sparsity")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"{model}: accuracy vs training cost")
+        ax.legend(fontsize=8)
+    return fig
+
+
+def plot_flops_vs_time(rows: list):
+    """Theoretical training-FLOPs multiplier (x) against measured seconds / dense seconds (y).
+
+    Needs a dense row per model drawn (models without one are left out; none at all raises
+    ValueError). The grey diagonal is where the points would lie if time followed FLOPs.
+    """
+    dense = {r["model"]: r["seconds"] for r in rows if r["method"] == "dense"}
+    if not dense:
+        raise ValueError("the table has no dense row to measure wall time against")
+    fig, axes = _model_axes([r for r in rows if r["model"] in dense])
+    for (model, label), group in _groups(rows).items():
+        if model in dense:
+            axes[model].plot([r["train_flops"] for r in group],
+                             [r["seconds"] / dense[model] for r in group], "o", label=label)
+    for model, ax in axes.items():
+        ax.axline((0, 0), (1, 1), color="grey", linestyle=":", label="time = FLOPs")
+        ax.set_xlim(0, 1.1)
+        ax.set_ylim(0, None)
+        ax.set_xlabel("theoretical training FLOPs (x dense)")
+        ax.set_ylabel("measured wall time (x dense)")
+        ax.set_title(f"{model}: theory vs wall time of masked dense compute", fontsize=10)
+        ax.legend(fontsize=8)
+    return fig

@@ -1,0 +1,97 @@
+"""Runs people can trust: a run killed mid-epoch (SIGKILL or Ctrl-C) and resumed ends bit for bit
+where a run that never stopped ends; a non-finite loss stops with a clear message."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+ARGS = ["--dataset", "synthetic", "--method", "rigl", "--sparsity", "0.8", "--epochs", "3",
+        "--delta-t", "6", "--checkpoint-every", "7"]
+TIMING = {"seconds", "train_seconds", "run_dir"}
+
+
+def _train(*args):
+    return subprocess.Popen([sys.executable, "-m", "rigl_np", "train", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+
+
+def _without_timing(obj):
+    if isinstance(obj, dict):
+        return {k: _without_timing(v) for k, v in obj.items() if k not in TIMING}
+    if isinstance(obj, list):
+        return [_without_timing(v) for v in obj]
+    return obj
+
+
+def _final(run_dir):
+    with np.load(run_dir / "checkpoint.npz", allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files if k != "json"}
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return arrays, _without_timing(metrics)
+
+
+def _stop_mid_run(run_dir, sig):
+    """Start a run, wait for its first checkpoint, send ``sig``; return (returncode, stderr)."""
+    proc = _train(*ARGS, "--out", str(run_dir))
+    deadline = time.time() + 120
+    while not (run_dir / "checkpoint.npz").exists():
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.time() < deadline
+        time.sleep(0.01)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    with np.load(run_dir / "checkpoint.npz", allow_pickle=False) as f:
+        state = json.loads(str(f["json"]))["state"]
+    assert state["epoch"] < 3 and not (run_dir / "metrics.json").exists(), "stopped too late"
+    return proc.returncode, err
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("reference") / "run"
+    proc = _train(*ARGS, "--out", str(run_dir))
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    return _final(run_dir)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killed_and_resumed_run_matches_uninterrupted_run_bit_for_bit(tmp_path, reference, sig):
+    run_dir = tmp_path / "run"
+    code, err = _stop_mid_run(run_dir, sig)
+    if sig == signal.SIGINT:
+        assert code == 130 and "Resume with: python -m rigl_np train --resume" in err
+        assert "Traceback" not in err
+    else:
+        assert code == -signal.SIGKILL
+    proc = _train("--resume", str(run_dir))
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    arrays, metrics = _final(run_dir)
+    ref_arrays, ref_metrics = reference
+    assert arrays.keys() == ref_arrays.keys()
+    for key in arrays:
+        assert np.array_equal(arrays[key], ref_arrays[key]), key
+    assert metrics == ref_metrics
+
+
+def test_resume_of_a_folder_without_checkpoint_is_a_clear_error(tmp_path):
+    proc = _train("--resume", str(tmp_path))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "no config.json and checkpoint.npz" in err
+
+
+def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path):
+    proc = _train("--dataset", "synthetic", "--method", "dense", "--epochs", "2", "--lr", "1e6",
+                  "--checkpoint-every", "1", "--out", str(tmp_path / "run"))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert "the training loss became" in err and "Traceback" not in err
+    with np.load(tmp_path / "run" / "checkpoint.npz", allow_pickle=False) as f:
+        assert all(np.isfinite(f[k]).all() for k in f.files if k.startswith("param/"))

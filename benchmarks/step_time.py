@@ -5,7 +5,11 @@ For each model and BLAS thread count (1 and 2), prints the median time of one fu
 multiplies alone on the same shapes (the floor: everything else is overhead), their ratio, and,
 when torch is installed, the same model's PyTorch step at the same thread count.
 
-Targets (issue 2): MLP step <= 1.3x its floor, LeNet-5 step <= 2x its floor; MLP/PyTorch <= 1.0.
+Also the sparse step between mask updates (RigL at ERK 90 %: masked gradients, re-masked weights
+and momentum) against the dense step of the same model.
+
+Targets: MLP step <= 1.3x its floor, LeNet-5 step <= 2x its floor; MLP/PyTorch <= 1.0; the sparse
+step between updates <= 1.15x the dense step.
 
     python benchmarks/step_time.py [--repeats 50]
 
@@ -57,6 +61,24 @@ def _median_time(fn, repeats):
     return times[len(times) // 2]
 
 
+def _sparse_step(model_name, x, y):
+    """A RigL (ERK 90 %) training step that is not an update step, as a closure."""
+    from rigl_np import backend
+    from rigl_np.methods import RigL
+    from rigl_np.models import build_model
+    from rigl_np.optim import SGD
+    from rigl_np.sparsity import layer_densities
+    from rigl_np.train import train_step
+
+    model = build_model(model_name, (1, 28, 28), 10, backend.host_rng(0))
+    shapes = {n: model.params()[n].shape for n in model.sparsifiable()}
+    method = RigL(layer_densities(shapes, 0.1, "erk"), backend.host_rng(1), delta_t=10**9,
+                  t_end=10**9)
+    opt = SGD(model.params(), 0.01, momentum=0.9, weight_decay=1e-4)
+    method.attach(model, opt)
+    return lambda: train_step(model, opt, x, y, 1, method)
+
+
 def measure(model_name: str, repeats: int) -> dict:
     """Run inside the subprocess: rigl_np step, matmul floor and torch step, in seconds."""
     import numpy as np
@@ -72,6 +94,7 @@ def measure(model_name: str, repeats: int) -> dict:
     model = build_model(model_name, (1, 28, 28), 10, backend.host_rng(0))
     opt = SGD(model.params(), 0.01, momentum=0.9, weight_decay=1e-4)
     result = {"step": _median_time(lambda: train_step(model, opt, x, y, 1), repeats)}
+    result["sparse_step"] = _median_time(_sparse_step(model_name, x, y), repeats)
     pairs = [(rng.random((m, k), dtype=np.float32), rng.random((k, n), dtype=np.float32))
              for m, k, n in MATMULS[model_name]]
     result["floor"] = _median_time(lambda: [a @ b for a, b in pairs], repeats)
@@ -110,7 +133,7 @@ def main():
         return
     print(f"batch {BATCH}, median of {args.repeats} steps; times in ms")
     print(f"{'model':<10} {'threads':>7} {'step':>8} {'matmuls':>8} {'step/floor':>10} "
-          f"{'torch':>8} {'step/torch':>10}")
+          f"{'torch':>8} {'step/torch':>10} {'sparse':>8} {'sparse/step':>11}")
     for model_name in MATMULS:
         for threads in (1, 2):
             env = dict(os.environ, **{v: str(threads) for v in
@@ -122,7 +145,8 @@ def main():
             torch_ms = f"{r['torch'] * 1e3:8.2f}" if "torch" in r else f"{'-':>8}"
             torch_ratio = f"{r['step'] / r['torch']:10.2f}" if "torch" in r else f"{'-':>10}"
             print(f"{model_name:<10} {threads:>7} {r['step'] * 1e3:8.2f} {r['floor'] * 1e3:8.2f} "
-                  f"{r['step'] / r['floor']:10.2f} {torch_ms} {torch_ratio}")
+                  f"{r['step'] / r['floor']:10.2f} {torch_ms} {torch_ratio} "
+                  f"{r['sparse_step'] * 1e3:8.2f} {r['sparse_step'] / r['step']:11.2f}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 Subcommands:
 - ``train``: one run (``rigl_np.experiment.run``); every option comes from ``rigl_np.config``;
-- ``compare``: a grid of runs and its results table (``rigl_np.compare``).
+- ``compare``: a grid of runs and its results table (``rigl_np.compare``);
+- ``check-update FILE.npz``: another implementation's RigL update against ours
+  (``rigl_np.check_update``, which documents the file format).
 
 Bad options end with exit code 2 and one clear line (argparse's ``error``); a missing or corrupt
 data set ends with exit code 1 and the data module's message, never a traceback.
@@ -63,7 +65,24 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seeds", default="0", help="comma-separated (default: %(default)s)")
     g.add_argument("--models", default=None, help="comma-separated (default: --model)")
     config.add_arguments(grid)
+    check_cmd = sub.add_parser("check-update", help="compare another implementation's RigL update "
+                               "with ours", description=check_update_doc(),
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    check_cmd.add_argument("file", help=".npz with weight, mask, grad, drop_fraction, new_mask "
+                                        "(and optionally new_weight)")
     return parser
+
+
+def check_update_doc() -> str:
+    from rigl_np import check_update
+
+    return check_update.__doc__.split("\n\n", 1)[1]
+
+
+def cmd_check_update(args, parser) -> int:
+    from rigl_np.check_update import main as check
+
+    return check(args.file)
 
 
 def _split(text, kind, name, parser):
@@ -144,5 +163,5 @@ def cmd_train(args, parser) -> int:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    commands = {"train": cmd_train, "compare": cmd_compare}
+    commands = {"train": cmd_train, "compare": cmd_compare, "check-update": cmd_check_update}
     return commands[args.command](args, parser)

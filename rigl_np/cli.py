@@ -3,6 +3,7 @@
 Subcommands:
 - ``train``: one run (``rigl_np.experiment.run``); every option comes from ``rigl_np.config``;
 - ``compare``: a grid of runs and its results table (``rigl_np.compare``);
+- ``plot RUN_DIR [RUN_DIR ...]``: every figure that applies, into the run folders (``rigl_np.viz``);
 - ``check-update FILE.npz``: another implementation's RigL update against ours
   (``rigl_np.check_update``, which documents the file format).
 
@@ -65,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seeds", default="0", help="comma-separated (default: %(default)s)")
     g.add_argument("--models", default=None, help="comma-separated (default: --model)")
     config.add_arguments(grid)
+    plot = sub.add_parser("plot", help="write every figure that applies into the run folders",
+                          description="Per-run figures go into each run folder; comparison "
+                                      "figures over several runs into --out (default: the first "
+                                      "run folder). A compare folder expands into its runs.")
+    plot.add_argument("run_dirs", nargs="+", help="run folders (or a compare folder)")
+    plot.add_argument("--out", default=None, help="folder for the comparison figures")
     check_cmd = sub.add_parser("check-update", help="compare another implementation's RigL update "
                                "with ours", description=check_update_doc(),
                                formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -77,6 +84,23 @@ def check_update_doc() -> str:
     from rigl_np import check_update
 
     return check_update.__doc__.split("\n\n", 1)[1]
+
+
+def cmd_plot(args, parser) -> int:
+    from rigl_np.viz import plot_runs
+
+    missing = [d for d in args.run_dirs if not (Path(d) / "metrics.json").exists()
+               and not (Path(d) / "results.csv").exists()]
+    if missing:
+        parser.error(f"no finished run (metrics.json) or compare results in: {', '.join(missing)}")
+    try:
+        written = plot_runs(args.run_dirs, args.out)
+    except KeyError as e:
+        print(f"error: a run folder lacks {e} in metrics.json (written by an older rigl_np?); "
+              "re-run it", file=sys.stderr)
+        return 1
+    print("\n".join(str(p) for p in written))
+    return 0
 
 
 def cmd_check_update(args, parser) -> int:
@@ -155,13 +179,18 @@ def cmd_train(args, parser) -> int:
     except Interrupted as e:
         print(str(e), file=sys.stderr)
         return 130
+    from rigl_np.viz import plot_runs
+
+    figures = plot_runs([metrics["run_dir"]])
     print(f"test accuracy {metrics['test_accuracy']:.4f} at global density "
-          f"{metrics['global_density']:.4f}; run folder: {metrics['run_dir']}")
+          f"{metrics['global_density']:.4f}\nrun folder: {metrics['run_dir']}\n"
+          f"figures ({len(figures)}): {', '.join(sorted(p.name for p in figures))}")
     return 0
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    commands = {"train": cmd_train, "compare": cmd_compare, "check-update": cmd_check_update}
+    commands = {"train": cmd_train, "compare": cmd_compare, "plot": cmd_plot,
+                "check-update": cmd_check_update}
     return commands[args.command](args, parser)

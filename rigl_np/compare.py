@@ -12,6 +12,7 @@ and inference FLOPs as multiples of dense, and the mean wall time of a run.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import csv
 import io
 import statistics
@@ -40,6 +41,18 @@ def run_name(cfgs) -> str:
     s = cfgs["sparse"]
     tag = "dense" if s.method == "dense" else f"{s.method}-{s.distribution}-{s.sparsity:g}"
     return f"{cfgs['model'].model}-{tag}-seed{cfgs['optim'].seed}"
+
+
+def row_from(config: dict, metrics: dict) -> dict:
+    """One table row from a run's config.json (as dicts) and metrics.json."""
+    s = config["sparse"]
+    return {"model": config["model"]["model"], "method": s["method"],
+            "distribution": s["distribution"], "sparsity": s["sparsity"],
+            "seed": config["optim"]["seed"], "test_accuracy": metrics["test_accuracy"],
+            "global_density": metrics["global_density"],
+            "train_flops": metrics["flops"]["train_multiplier"],
+            "inference_flops": metrics["flops"]["inference_multiplier"],
+            "seconds": metrics["train_seconds"]}
 
 
 def summarise(rows: list) -> list:
@@ -102,14 +115,7 @@ def compare(base: dict, out, models, methods, sparsities, seeds, log=print) -> l
             log(f"[{i}/{len(cells)}] {run_name(cfgs)}")
             metrics = run(cfgs, log=lambda line: log("    " + line))
         # 2. one row per run
-        s = cfgs["sparse"]
-        rows.append({"model": cfgs["model"].model, "method": s.method,
-                     "distribution": s.distribution, "sparsity": s.sparsity,
-                     "seed": cfgs["optim"].seed, "test_accuracy": metrics["test_accuracy"],
-                     "global_density": metrics["global_density"],
-                     "train_flops": metrics["flops"]["train_multiplier"],
-                     "inference_flops": metrics["flops"]["inference_multiplier"],
-                     "seconds": metrics["train_seconds"], "history": metrics["history"]})
+        rows.append(row_from({k: dataclasses.asdict(v) for k, v in cfgs.items()}, metrics))
     # 3. the table
     table = summarise(rows)
     atomic_write_bytes(out / "results.md", to_markdown(table).encode())

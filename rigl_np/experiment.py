@@ -162,6 +162,8 @@ def run(cfgs: dict, log=print, progress=None) -> dict:
         "width": width, "train_seconds": sum(r["seconds"] for r in state.history),
         "flops": flops, "mask_updates": records.updates if records else [],
         "itop_rate": records.itop_rate() if records else 1.0, "run_dir": str(out),
+        "total_steps": total_steps, "input_shape": list(data.input_shape),
+        "num_classes": data.num_classes,
     }
     write_json(out / "metrics.json", metrics)
     write_history_csv(out / "history.csv", state.history)

@@ -4,21 +4,23 @@ Every plot function is pure: arrays, dicts or run folders in, a ``matplotlib.fig
 (drawn with Agg, never through ``pyplot``); ``write_in_degree_gif`` returns the GIF's path.
 ``plot_runs(run_dirs)`` writes every figure that applies to some run folders.
 
-| figure                                     | function                    | module          |
-|--------------------------------------------|-----------------------------|-----------------|
-| per-layer density of uniform / ER / ERK    | ``plot_layer_densities``    | distributions   |
-| drop fraction f(t) and the update steps    | ``plot_drop_schedule``      | schedule        |
-| masks as images                            | ``plot_masks``              | masks           |
-| input-pixel in-degree over time (grid/GIF) | ``plot_in_degree``, ``write_in_degree_gif`` | masks |
-| one RigL update, panel by panel            | ``plot_update``             | update          |
-| dropped / grown / regrown-same per update  | ``plot_update_counts``      | records         |
-| mask turnover and ITOP rate                | ``plot_turnover_itop``      | records         |
-| fan-in / fan-out histograms over time      | ``plot_fan_histograms``     | records         |
-| SRigL active neurons per layer             | ``plot_active_neurons``     | records         |
-| training curves of several runs            | ``plot_training_curves``    | runs            |
-| accuracy vs sparsity / vs training FLOPs   | ``plot_accuracy_vs_sparsity``, ``plot_accuracy_vs_flops`` | runs |
-| theoretical FLOPs vs measured wall time    | ``plot_flops_vs_time``      | runs            |
-| all of the above for run folders           | ``plot_runs``               | report          |
+| figure                                      | function                       | module        |
+|---------------------------------------------|--------------------------------|---------------|
+| per-layer density of uniform / ER / ERK     | ``plot_layer_densities``       | distributions |
+| drop fraction f(t) and the update steps     | ``plot_drop_schedule``         | schedule      |
+| masks as images                             | ``plot_masks``                 | masks         |
+| input-pixel in-degree over time, frames     | ``plot_in_degree``             | masks         |
+| the same as an animated GIF                 | ``write_in_degree_gif``        | masks         |
+| one RigL update, panel by panel             | ``plot_update``                | update        |
+| dropped / grown / regrown-same per update   | ``plot_update_counts``         | records       |
+| mask turnover and ITOP rate                 | ``plot_turnover_itop``         | records       |
+| fan-in / fan-out histograms over time       | ``plot_fan_histograms``        | records       |
+| SRigL active neurons per layer              | ``plot_active_neurons``        | records       |
+| training curves of several runs             | ``plot_training_curves``       | runs          |
+| accuracy vs sparsity                        | ``plot_accuracy_vs_sparsity``  | runs          |
+| accuracy vs training FLOPs                  | ``plot_accuracy_vs_flops``     | runs          |
+| theoretical FLOPs vs measured wall time     | ``plot_flops_vs_time``         | runs          |
+| all of the above that apply to run folders  | ``plot_runs``                  | report        |
 """
 from rigl_np.viz.common import load_run, save
 from rigl_np.viz.distributions import model_shapes, plot_layer_densities

@@ -13,13 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from rigl_np.runfolder import load_snapshots, read_json
-
-# The example shape and class count of each data set (rigl_np.data), which the model was built for.
-DATASET_SHAPES = {"fashion-mnist": ((1, 28, 28), 10), "mnist": ((1, 28, 28), 10),
-                  "synthetic": ((1, 28, 28), 10), "cifar10": ((3, 32, 32), 10)}
-
 
 def new_figure(nrows: int = 1, ncols: int = 1, panel=(4.0, 3.2)):
     """A constrained-layout Figure of ``nrows`` x ``ncols`` panels, each ``panel`` inches.
@@ -28,6 +24,11 @@ def new_figure(nrows: int = 1, ncols: int = 1, panel=(4.0, 3.2)):
     """
     fig = Figure(figsize=(panel[0] * ncols, panel[1] * nrows), layout="constrained")
     return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
+def integer_x(ax) -> None:
+    """Ticks at whole numbers only on the x axis (epochs, steps)."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def save(fig: Figure, path, dpi: int = 110) -> Path:
@@ -64,7 +65,7 @@ class Run:
 
     @property
     def input_shape(self) -> tuple:
-        return DATASET_SHAPES[self.config["data"]["dataset"]][0]
+        return tuple(self.metrics["input_shape"])
 
     def snapshots(self) -> dict:
         """``{step: {layer: bool mask}}`` from masks.npz, or ``{}`` when the run kept no masks."""

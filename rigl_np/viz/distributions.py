@@ -17,7 +17,7 @@ from rigl_np.viz.common import new_figure
 
 
 def model_shapes(model: str, input_shape=(1, 28, 28), num_classes: int = 10) -> dict:
-    """``{weight name: shape}`` of the sparsifiable weights of ``rigl_np.models`` model ``model``."""
+    """``{weight name: shape}`` of the sparsifiable weights of ``rigl_np.models``' ``model``."""
     net = build_model(model, input_shape, num_classes)            # no rng: zeros, shapes only
     return {name: net.params()[name].shape for name in net.sparsifiable()}
 

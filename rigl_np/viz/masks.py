@@ -32,13 +32,13 @@ def in_degree(mask, input_shape) -> np.ndarray:
 def plot_masks(masks: dict, title: str = ""):
     """One panel per layer: its mask as an (out, fan-in) image, black = active connection.
 
-    masks: ``{name: bool mask}``, e.g. one snapshot. Conv masks (out, in, kh, kw) are shown as
+    masks: ``{name: bool mask}``, e.g. one snapshot. A mask wider than the panel is averaged
+    down (antialiased), so grey is the local density. Conv masks (out, in, kh, kw) are shown as
     (out, in*kh*kw): a row is one output neuron's inputs. Titles give shape and density.
     """
     fig, axes = new_figure(1, len(masks), panel=(4.0, 3.4))
     for ax, (name, mask) in zip(axes[0], masks.items()):
-        ax.imshow(rows_view(mask), cmap="Greys", vmin=0, vmax=1, aspect="auto",
-                  interpolation="nearest")
+        ax.imshow(rows_view(mask), cmap="Greys", vmin=0, vmax=1, aspect="auto")
         ax.set_title(f"{name} {tuple(mask.shape)}\ndensity {mask.mean():.4f}", fontsize=9)
         ax.set_xlabel("input (fan-in)")
         ax.set_ylabel("output neuron")
@@ -60,20 +60,20 @@ def plot_in_degree(snapshots: dict, layer: str, input_shape, max_frames: int = 1
     """A grid of in-degree heatmaps (``in_degree``) of ``layer``, one per snapshot step.
 
     At most ``max_frames`` steps (``pick_steps``), all on one colour scale from 0 to the largest
-    in-degree seen, with one colour bar: "outgoing connections per input pixel".
+    in-degree seen, with one colour bar ("outgoing connections").
     """
     steps = pick_steps(snapshots, max_frames)
     maps = [in_degree(snapshots[s][layer], input_shape) for s in steps]
     vmax = max(int(m.max()) for m in maps)
     ncols = min(ncols, len(steps))
     nrows = math.ceil(len(steps) / ncols)
-    fig, axes = new_figure(nrows, ncols, panel=(2.0, 2.1))
+    fig, axes = new_figure(nrows, ncols, panel=(2.0, 2.4))
     for ax in axes.flat:
         ax.set_axis_off()
     for ax, step, degree in zip(axes.flat, steps, maps):
         image = ax.imshow(degree, cmap="viridis", vmin=0, vmax=vmax)
         ax.set_title(f"step {step}", fontsize=9)
-    fig.colorbar(image, ax=axes, shrink=0.8, label="outgoing connections per input pixel")
+    fig.colorbar(image, ax=axes, label="outgoing connections")
     fig.suptitle(f"{layer}: connections leaving each input pixel")
     return fig
 

@@ -19,7 +19,7 @@ import math
 import numpy as np
 from matplotlib import colormaps
 
-from rigl_np.viz.common import new_figure, rows_view
+from rigl_np.viz.common import integer_x, new_figure, rows_view
 from rigl_np.viz.masks import pick_steps
 
 
@@ -34,6 +34,7 @@ def plot_update_counts(mask_updates: list):
                     label=key.replace("_", " "))
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("step of the update")
+        integer_x(ax)
         ax.set_ylabel("connections")
         ax.legend(fontsize=8)
     fig.suptitle("Connections changed by each mask update")
@@ -56,6 +57,7 @@ def plot_turnover_itop(mask_updates: list):
     itop_ax.set_title("ITOP rate (in-time over-parameterisation)")
     for ax in (turn_ax, itop_ax):
         ax.set_xlabel("step of the update")
+        integer_x(ax)
     return fig
 
 
@@ -112,6 +114,7 @@ def plot_active_neurons(mask_updates: list):
         ax.plot(steps, [r["layers"][name]["active_neurons"] for r in mask_updates], "o-",
                 markersize=3, label=name)
     ax.set_xlabel("step of the update")
+    integer_x(ax)
     ax.set_ylabel("active output neurons")
     ax.set_title("Neurons kept by SRigL's ablation")
     ax.legend(fontsize=8)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from rigl_np.viz.common import DATASET_SHAPES, Run, load_run, save
+from rigl_np.viz.common import Run, load_run, save
 from rigl_np.viz.distributions import model_shapes, plot_layer_densities
 from rigl_np.viz.masks import plot_in_degree, plot_masks, write_in_degree_gif
 from rigl_np.viz.records import (plot_active_neurons, plot_fan_histograms, plot_turnover_itop,
@@ -43,8 +43,7 @@ def run_figures(run: Run) -> list:
     if run.method in ("dense", "small-dense"):
         return written
     # 1. how the density was spread, and what the run got
-    shape, classes = DATASET_SHAPES[run.config["data"]["dataset"]]
-    shapes = model_shapes(run.config["model"]["model"], shape, classes)
+    shapes = model_shapes(run.config["model"]["model"], run.input_shape, metrics["num_classes"])
     written.append(save(plot_layer_densities(shapes, 1 - s["sparsity"], title=run.label,
                                              achieved=metrics["layer_density"]),
                         out / "layer_densities.png"))
@@ -55,7 +54,7 @@ def run_figures(run: Run) -> list:
         written.append(save(plot_turnover_itop(updates), out / "turnover_itop.png"))
         if any("active_neurons" in v for v in updates[0]["layers"].values()):
             written.append(save(plot_active_neurons(updates), out / "active_neurons.png"))
-    if run.method in DYNAMIC and "total_steps" in metrics:
+    if run.method in DYNAMIC:
         total = metrics["total_steps"]
         fig = plot_drop_schedule(s["alpha"], s["delta_t"], int(s["t_end_fraction"] * total),
                                  total, recorded=updates)

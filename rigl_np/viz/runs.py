@@ -18,8 +18,8 @@ import csv
 
 import numpy as np
 
-from rigl_np.compare import summarise
-from rigl_np.viz.common import load_run, new_figure
+from rigl_np.compare import row_from, summarise
+from rigl_np.viz.common import integer_x, load_run, new_figure
 
 NUMERIC = ("sparsity", "seeds", "accuracy_mean", "accuracy_std", "global_density",
            "train_flops", "inference_flops", "seconds")
@@ -34,16 +34,7 @@ def read_results(path) -> list:
 
 def results_from_runs(run_dirs) -> list:
     """The same table, summarised (``rigl_np.compare.summarise``) from run folders."""
-    rows = []
-    for run in map(load_run, run_dirs):
-        s, m = run.config["sparse"], run.metrics
-        rows.append({"model": run.config["model"]["model"], "method": s["method"],
-                     "distribution": s["distribution"], "sparsity": s["sparsity"],
-                     "test_accuracy": m["test_accuracy"], "global_density": m["global_density"],
-                     "train_flops": m["flops"]["train_multiplier"],
-                     "inference_flops": m["flops"]["inference_multiplier"],
-                     "seconds": m["train_seconds"]})
-    return summarise(rows)
+    return summarise([row_from(run.config, run.metrics) for run in map(load_run, run_dirs)])
 
 
 def plot_training_curves(run_dirs):
@@ -57,19 +48,24 @@ def plot_training_curves(run_dirs):
                     label=run.label)
             ax.set_title(key.replace("_", " "))
             ax.set_xlabel("epoch")
+            integer_x(ax)
     axes[0, 0].set_ylabel("loss")
     axes[1, 0].set_ylabel("accuracy")
-    axes[0, 1].legend(fontsize=8)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside right upper", fontsize=8)
     fig.suptitle("Training curves")
     return fig
 
 
 def _groups(rows: list) -> dict:
-    """``{(model, "method (distribution)"): rows}``, each group's rows sorted by sparsity."""
-    groups = {}
+    """``{(model, "method (distribution)", colour): rows}``, each group's rows by sparsity.
+
+    A method keeps its colour in every figure: dense is black, the others take tab10 in order.
+    """
+    groups, colours = {}, {"dense": "black"}
     for r in sorted(rows, key=lambda r: r["sparsity"]):
         label = r["method"] if r["distribution"] == "-" else f"{r['method']} ({r['distribution']})"
-        groups.setdefault((r["model"], label), []).append(r)
+        colour = colours.setdefault(label, f"C{len(colours) - 1}")
+        groups.setdefault((r["model"], label, colour), []).append(r)
     return groups
 
 
@@ -82,17 +78,17 @@ def _model_axes(rows: list, panel=(5.0, 3.6)):
 def plot_accuracy_vs_sparsity(rows: list):
     """Test accuracy (mean ± std over seeds) against real sparsity, one line per method."""
     fig, axes = _model_axes(rows)
-    for (model, label), group in _groups(rows).items():
+    for (model, label, colour), group in _groups(rows).items():
         ax = axes[model]
         acc = np.array([r["accuracy_mean"] for r in group])
         std = np.array([r["accuracy_std"] for r in group])
         if label == "dense":
-            ax.axhline(acc[0], color="black", linestyle="--", label="dense")
-            ax.axhspan(acc[0] - std[0], acc[0] + std[0], color="black", alpha=0.1)
+            ax.axhline(acc[0], color=colour, linestyle="--", label="dense")
+            ax.axhspan(acc[0] - std[0], acc[0] + std[0], color=colour, alpha=0.1)
             continue
         x = [r["sparsity"] if r["method"] == "small-dense" else 1 - r["global_density"]
              for r in group]
-        ax.errorbar(x, acc, yerr=std, marker="o", capsize=3, label=label)
+        ax.errorbar(x, acc, yerr=std, marker="o", capsize=3, color=colour, label=label)
     for model, ax in axes.items():
         ax.set_xlabel("sparsity (1 - real global density)")
         ax.set_ylabel("test accuracy")
@@ -104,11 +100,11 @@ def plot_accuracy_vs_sparsity(rows: list):
 def plot_accuracy_vs_flops(rows: list):
     """Test accuracy (mean ± std) against training FLOPs as a multiple of dense (log x)."""
     fig, axes = _model_axes(rows)
-    for (model, label), group in _groups(rows).items():
+    for (model, label, colour), group in _groups(rows).items():
         ax = axes[model]
         x = [r["train_flops"] for r in group]
         ax.errorbar(x, [r["accuracy_mean"] for r in group], yerr=[r["accuracy_std"] for r in group],
-                    marker="o", capsize=3, label=label)
+                    marker="o", capsize=3, color=colour, label=label)
         for xi, r in zip(x, group):
             ax.annotate(f"{r['sparsity']:g}", (xi, r["accuracy_mean"]), fontsize=7,
                         textcoords="offset points", xytext=(3, 3))
@@ -131,16 +127,18 @@ def plot_flops_vs_time(rows: list):
     if not dense:
         raise ValueError("the table has no dense row to measure wall time against")
     fig, axes = _model_axes([r for r in rows if r["model"] in dense])
-    for (model, label), group in _groups(rows).items():
+    for (model, label, colour), group in _groups(rows).items():
         if model in dense:
             axes[model].plot([r["train_flops"] for r in group],
-                             [r["seconds"] / dense[model] for r in group], "o", label=label)
+                             [r["seconds"] / dense[model] for r in group], "o", color=colour,
+                             label=label)
     for model, ax in axes.items():
         ax.axline((0, 0), (1, 1), color="grey", linestyle=":", label="time = FLOPs")
+        ax.axhline(1, color="black", linewidth=0.8, linestyle="--")
         ax.set_xlim(0, 1.1)
-        ax.set_ylim(0, None)
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.05)
         ax.set_xlabel("theoretical training FLOPs (x dense)")
         ax.set_ylabel("measured wall time (x dense)")
         ax.set_title(f"{model}: theory vs wall time of masked dense compute", fontsize=10)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
     return fig

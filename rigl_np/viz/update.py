@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.colors import ListedColormap
 
+from rigl_np import backend
 from rigl_np.rigl import rigl_update
 from rigl_np.viz.common import new_figure, rows_view
 
@@ -32,12 +33,12 @@ def plot_update(weight, mask, grad, drop_fraction: float, crop=None, name: str =
     "mask before", "|W| (active)", "|G| (dense gradient)", "mask after", "dropped", "grown",
     "regrown same"; the last panel lists the counts n, k, dropped, grown, regrown-same, new.
     """
-    weight, mask, grad = (np.asarray(a) for a in (weight, mask, grad))
+    weight, mask, grad = (backend.to_numpy(a) for a in (weight, mask, grad))   # CuPy too
     # 1. the update, on the whole layer
     result = rigl_update(weight, mask, grad, drop_fraction)
     # 2. the 2-D views, cropped
-    crop = crop or (slice(None), slice(None))
-    view = {key: rows_view(a)[crop] for key, a in (
+    window = crop or (slice(None), slice(None))
+    view = {key: rows_view(a)[window] for key, a in (
         ("before", mask), ("weight", np.where(mask, np.abs(weight), np.nan)),
         ("grad", np.abs(grad)), ("after", result.mask), ("dropped", result.dropped),
         ("grown", result.grown), ("regrown", result.regrown_same))}
@@ -57,11 +58,10 @@ def plot_update(weight, mask, grad, drop_fraction: float, crop=None, name: str =
     _show(same_ax, view["regrown"], "regrown same (keep their weight)",
           ListedColormap(["white", "tab:purple"]), **binary)
     text_ax.set_axis_off()
-    text_ax.text(0, 0.5, f"active n = {result.n_active}\nf = {drop_fraction:.3f}\n"
-                         f"k = floor(f n) = {result.n_drop}\ndropped = {int(result.dropped.sum())}\n"
-                         f"grown = {int(result.grown.sum())}\n"
-                         f"regrown same = {result.n_regrown_same}\nnew = {result.n_new}",
-                 va="center", family="monospace")
-    shown = "" if crop == (slice(None), slice(None)) else " (crop)"
-    fig.suptitle(f"One RigL update of {name} {tuple(mask.shape)}{shown}")
+    counts = (f"active n = {result.n_active}", f"f = {drop_fraction:.3f}",
+              f"k = floor(f n) = {result.n_drop}", f"dropped = {int(result.dropped.sum())}",
+              f"grown = {int(result.grown.sum())}", f"regrown same = {result.n_regrown_same}",
+              f"new = {result.n_new}")
+    text_ax.text(0, 0.5, "\n".join(counts), va="center", family="monospace")
+    fig.suptitle(f"One RigL update of {name} {tuple(mask.shape)}{' (crop)' if crop else ''}")
     return fig

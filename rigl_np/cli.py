@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--sparsities", default="0.9", help="comma-separated (default: %(default)s)")
     g.add_argument("--seeds", default="0", help="comma-separated (default: %(default)s)")
     g.add_argument("--models", default=None, help="comma-separated (default: --model)")
+    g.add_argument("--jobs", type=int, default=1,
+                   help="runs at once, each in its own process (default: %(default)s)")
     config.add_arguments(grid)
     plot = sub.add_parser("plot", help="write every figure that applies into the run folders",
                           description="Per-run figures go into each run folder; comparison "
@@ -136,14 +138,22 @@ def cmd_compare(args, parser) -> int:
     unknown = set(models) - set(config.MODELS)
     if unknown:
         parser.error(f"--models: unknown model(s) {sorted(unknown)}; choose from {', '.join(config.MODELS)}")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
     out = args.out or "results/compare"
     try:
         compare(config.from_namespace(args), out, models, methods, sparsities,
-                _split(args.seeds, int, "seeds", parser))
+                _split(args.seeds, int, "seeds", parser), jobs=args.jobs)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    print(f"results: {out}/results.md and {out}/results.csv")
+    from rigl_np.viz.report import comparison_figures
+    from rigl_np.viz.runs import read_results
+
+    runs = sorted(p.parent for p in Path(out).glob("runs/*/metrics.json"))
+    figures = comparison_figures(runs, read_results(Path(out) / "results.csv"), Path(out))
+    print(f"results: {out}/results.md and {out}/results.csv\n"
+          f"figures: {', '.join(str(p) for p in figures)}")
     return 0
 
 

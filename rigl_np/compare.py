@@ -15,7 +15,10 @@ import copy
 import dataclasses
 import csv
 import io
+import multiprocessing
+import os
 import statistics
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from rigl_np.runfolder import atomic_write_bytes, read_json
@@ -96,27 +99,47 @@ def to_csv(table: list) -> str:
     return out.getvalue()
 
 
-def compare(base: dict, out, models, methods, sparsities, seeds, log=print) -> list:
-    """Run (or reuse) every cell of the grid, then write results.md / results.csv into ``out``."""
+def _run_cell(cfgs: dict) -> dict:
+    """Run one cell in a worker (or in this process) and return its metrics."""
     from rigl_np.experiment import run
 
+    name = run_name(cfgs)
+    return run(cfgs, log=lambda line: print(f"    {name}: {line}", flush=True))
+
+
+def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, log=print) -> list:
+    """Run (or reuse) every cell of the grid, then write results.md / results.csv into ``out``.
+
+    ``jobs`` > 1 runs that many cells at once in fresh processes, each with
+    ``os.cpu_count() // jobs`` BLAS threads (set before NumPy loads there, so it takes effect).
+    """
     out = Path(out)
     cells = grid(base, models, methods, sparsities, seeds)
-    rows = []
-    for i, cfgs in enumerate(cells, start=1):
-        # 1. run the cell unless its metrics are already there (a stopped grid resumes)
+    # 1. which cells are done (a stopped grid resumes: finished cells are read, stopped ones resumed)
+    todo = []
+    for cfgs in cells:
         run_dir = out / "runs" / run_name(cfgs)
         cfgs["run"].out = str(run_dir)
         cfgs["run"].resume = str(run_dir) if (run_dir / "checkpoint.npz").exists() else None
-        if (run_dir / "metrics.json").exists():
-            metrics = read_json(run_dir / "metrics.json")
-            log(f"[{i}/{len(cells)}] {run_name(cfgs)}: done before")
-        else:
-            log(f"[{i}/{len(cells)}] {run_name(cfgs)}")
-            metrics = run(cfgs, log=lambda line: log("    " + line))
-        # 2. one row per run
-        rows.append(row_from({k: dataclasses.asdict(v) for k, v in cfgs.items()}, metrics))
-    # 3. the table
+        if not (run_dir / "metrics.json").exists():
+            todo.append(cfgs)
+    log(f"{len(cells)} runs in the grid, {len(cells) - len(todo)} done before, {len(todo)} to run")
+    # 2. run the rest, one by one or in worker processes
+    if jobs > 1 and len(todo) > 1:
+        threads = str(max(1, (os.cpu_count() or 1) // jobs))
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = threads               # inherited by the fresh worker processes
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+            for cfgs, _ in zip(todo, pool.map(_run_cell, todo)):
+                log(f"finished {run_name(cfgs)}")
+    else:
+        for i, cfgs in enumerate(todo, start=1):
+            log(f"[{i}/{len(todo)}] {run_name(cfgs)}")
+            _run_cell(cfgs)
+    # 3. one row per run, then the table
+    rows = [row_from({k: dataclasses.asdict(v) for k, v in cfgs.items()},
+                     read_json(Path(cfgs["run"].out) / "metrics.json")) for cfgs in cells]
     table = summarise(rows)
     atomic_write_bytes(out / "results.md", to_markdown(table).encode())
     atomic_write_bytes(out / "results.csv", to_csv(table).encode())

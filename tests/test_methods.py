@@ -8,7 +8,8 @@ import pytest
 
 from rigl_np import backend
 from rigl_np.config import SparseConfig
-from rigl_np.methods import SET, SNFS, Pruning, RigL, Static, make_method, matched_width, parameter_count
+from rigl_np.methods import (SET, SNFS, Pruning, RigL, SRigL, Static, make_method, matched_width,
+                             parameter_count)
 from rigl_np.models import build_model
 from rigl_np.optim import SGD
 from rigl_np.sparsity import layer_densities, nnz_for
@@ -17,10 +18,10 @@ from rigl_np.train import train_step
 SHAPE = (1, 28, 28)
 
 
-def _setup(method_cls, seed=0, density=0.3, dense_layers=(), **kw):
+def _setup(method_cls, seed=0, density=0.3, dense_layers=(), distribution="erk", **kw):
     model = build_model("lenet300", SHAPE, 10, backend.host_rng(seed), width=0.1)
     shapes = {n: model.params()[n].shape for n in model.sparsifiable()}
-    densities = layer_densities(shapes, density, "erk", dense_layers=dense_layers)
+    densities = layer_densities(shapes, density, distribution, dense_layers=dense_layers)
     method = method_cls(densities, backend.host_rng(seed + 1), **kw)
     opt = SGD(model.params(), 0.05, momentum=0.9, weight_decay=1e-4)
     method.attach(model, opt)
@@ -177,3 +178,19 @@ def test_make_method_builds_each_method_and_real_densities():
     uniform = make_method(SparseConfig(method="static", distribution="uniform-first-dense"),
                           shapes, 1000, backend.host_rng(0))
     assert uniform.densities["fc1.weight"] == 1.0
+
+
+def test_srigl_keeps_a_constant_fan_in_and_never_ablates_the_output_layer(backend_name):
+    model, method, opt, batches = _setup(SRigL, density=0.3, distribution="uniform", delta_t=2,
+                                         alpha=0.5, t_end=100)
+    for step in range(1, 9):
+        train_step(model, opt, *batches[step % 4], step, method)
+        for name, mask in _host(method.masks).items():
+            rows = mask.reshape(mask.shape[0], -1).sum(axis=1)
+            assert len(set(rows[rows > 0])) == 1, (step, name)          # one fan-in per layer
+            assert mask.sum() <= method.budgets[name]
+            w = backend.to_numpy(model.params()[name])
+            assert np.all(w[~mask] == 0)
+    output = model.sparsifiable()[-1]
+    assert all(r["layers"][output]["active_neurons"] == 10 for r in method.records.updates)
+    assert len(method.records.updates) == 4

@@ -21,9 +21,10 @@ from rigl_np.methods.base import MaskRecords, Static
 from rigl_np.methods.dynamic import SET, SNFS, RigL
 from rigl_np.methods.pruning import Pruning
 from rigl_np.methods.small_dense import matched_width, parameter_count
+from rigl_np.methods.srigl import SRigL
 from rigl_np.sparsity import layer_densities
 
-__all__ = ["Static", "RigL", "SET", "SNFS", "Pruning", "MaskRecords", "make_method",
+__all__ = ["Static", "RigL", "SRigL", "SET", "SNFS", "Pruning", "MaskRecords", "make_method",
            "densities_for", "matched_width", "parameter_count"]
 
 
@@ -56,6 +57,9 @@ def make_method(cfg, shapes: dict, total_steps: int, rng, snapshot_every: int = 
         return SET(densities, rng, **schedule)
     if cfg.method == "snfs":
         return SNFS(densities, rng, **schedule)
+    if cfg.method == "srigl":
+        return SRigL(densities, rng, gamma_sal=cfg.gamma_sal,
+                     grad_accumulation=cfg.grad_accumulation, **schedule)
     if cfg.method == "pruning":
         return Pruning(densities, rng, delta_t=cfg.delta_t, t0=0, t1=t_end, **snap)
     raise ValueError(f"unknown method {cfg.method!r}")

@@ -1,0 +1,21 @@
+"""SRigL: RigL with constant fan-in structured sparsity (Lasby et al., ICLR 2024).
+
+- masks.py: layer budgets floor(d * N), random constant fan-in masks, per-row top-k selection;
+- update.py: the numbered composer ``srigl_update`` (neuron ablation, drop, regrowth to k');
+- condensed.py: ``CondensedLinear`` / ``CondensedConv2d``, the (values, indices) form of a
+  constant fan-in layer that is faster and smaller than the dense one.
+
+The mask update is applied to weights and optimizer state by ``rigl_np.rigl.apply_update``, the
+same helper RigL uses. Left out: the official code's dynamic ablation of whole channels in a
+following BatchNorm (biases and BatchNorm parameters stay dense here).
+"""
+from rigl_np.srigl.condensed import (CondensedConv2d, CondensedLinear, condensed_backward,
+                                     condensed_forward)
+from rigl_np.srigl.masks import constant_fan_in_mask, fan_in, row_top_k, srigl_budget
+from rigl_np.srigl.update import (SRigLUpdate, ablated_neurons, grow_to_fan_in, keep_after_drop,
+                                  salient_counts, srigl_update)
+
+__all__ = ["CondensedConv2d", "CondensedLinear", "SRigLUpdate", "ablated_neurons",
+           "condensed_backward", "condensed_forward", "constant_fan_in_mask", "fan_in",
+           "grow_to_fan_in", "keep_after_drop", "row_top_k", "salient_counts", "srigl_budget",
+           "srigl_update"]

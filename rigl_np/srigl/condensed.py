@@ -1,0 +1,210 @@
+"""Condensed constant fan-in layers: the form in which a sparse layer is faster and smaller.
+
+SRigL paper (Lasby et al., ICLR 2024), Section 4.4 "condensed representation"; SPEC "SRigL", last
+item. A layer whose n_active surviving neurons have k inputs each is stored as
+- ``values`` (n_active, k): the weights, in increasing input order within each row;
+- ``indices`` (n_active, k): their input positions, int16 when the fan-in fits (<= 32767), else
+  int32 (a quarter or half of NumPy's default int64: this is most of the memory saved);
+- ``neurons`` (n_active,): which output neurons are active (same integer rule);
+- ``bias`` (n_out,) or None, for every neuron: an ablated neuron outputs just its bias (0 without
+  one), which is exactly what the masked dense layer computes for an all-zero row.
+and computes y[:, i] = sum_j x[:, idx[i, j]] * val[i, j] + b[i] for the active neurons.
+
+How, and why (timings in benchmarks/condensed.py): the input is transposed once to xt (in, B),
+so that gathering xt[idx] copies whole contiguous rows of B numbers rather than B scattered
+elements; each neuron's k gathered rows are then reduced against its k values by one stacked
+(1, k) @ (k, B) matmul. Neurons go in blocks whose gathered (nb, k, B) buffer is about
+``block_bytes`` (512 KiB: it stays in a CPU core's L2 cache; on a GPU pass None, one block). The
+same code serves batch 1 and batch 256. The work is O(nnz * B) instead of O(N * B), but it is done
+by NumPy's single-threaded gather, not by multi-threaded BLAS: the condensed layer wins wherever
+the dense product is memory-bound (small batches) and loses to BLAS at large batches unless the
+layer is very sparse.
+
+Backward: dvalues uses the same gather; dx must add each value's contribution onto a shared
+input, and NumPy's ``add.at`` does not exist in CuPy, so it is a ``bincount`` with weights over
+the flat positions (input, batch column): only existing connections are touched, and CuPy has
+the same call. ``CondensedConv2d`` runs the same product on im2col columns. Exact round trip:
+``from_dense(W, M, b).to_dense()`` gives back W * M, M and b bit for bit.
+"""
+from __future__ import annotations
+
+from rigl_np import backend
+from rigl_np.functional.conv import col2im, conv_output_size, im2col
+from rigl_np.srigl.masks import fan_in
+
+BLOCK_BYTES = 1 << 19     # gathered buffer per block of neurons: half a CPU core's L2 cache
+SCATTER_BYTES = 1 << 24   # bincount temporaries per chunk of batch columns in the backward
+
+
+def index_dtype(xp, n: int):
+    """The integer type for positions below ``n``: int16 up to 32767, else int32."""
+    return xp.int16 if n <= 32767 else xp.int32
+
+
+def _blocks(n: int, bytes_each: int, budget):
+    """Slices over n items, as many per slice as fit ``budget`` bytes (all at once for None)."""
+    step = n if budget is None else max(1, budget // max(1, bytes_each))
+    return [slice(s, min(s + step, n)) for s in range(0, n, max(1, step))]
+
+
+def condensed_forward(xt, values, indices, block_bytes=BLOCK_BYTES):
+    """z[i, b] = sum_j values[i, j] * xt[indices[i, j], b] for every active neuron i.
+
+    Inputs:  xt (in, B), C-contiguous; values (n_active, k); indices (n_active, k).
+    Output:  z (n_active, B).
+    """
+    xp = backend.array_module(xt, values, indices)
+    n_active, k = values.shape
+    z = xp.empty((n_active, xt.shape[1]), dtype=xp.result_type(xt, values))
+    for s in _blocks(n_active, k * xt.shape[1] * xt.itemsize, block_bytes):
+        gathered = xt.take(indices[s], axis=0)                    # (nb, k, B) whole rows of xt
+        z[s] = (values[s][:, None, :] @ gathered)[:, 0, :]        # (nb, B)
+    return z
+
+
+def condensed_backward(dz, xt, values, indices, block_bytes=BLOCK_BYTES):
+    """Gradients of ``condensed_forward``: (dxt (in, B), dvalues (n_active, k)).
+
+    dvalues[i, j] = sum_b dz[i, b] * xt[idx[i, j], b] (same gather as the forward);
+    dxt[c, b] = sum over connections (i, j) with idx[i, j] = c of values[i, j] * dz[i, b], a
+    scatter-add done by ``bincount`` on the flat position c * bb + b of each chunk of bb columns.
+    """
+    xp = backend.array_module(dz, xt, values, indices)
+    (n_in, batch), (n_active, k) = xt.shape, values.shape
+    dvalues = xp.empty(values.shape, dtype=values.dtype)
+    for s in _blocks(n_active, k * batch * xt.itemsize, block_bytes):
+        gathered = xt.take(indices[s], axis=0)                    # (nb, k, B)
+        dvalues[s] = (gathered @ dz[s][:, :, None])[:, :, 0]      # (nb, k)
+    dxt = xp.empty(xt.shape, dtype=xt.dtype)
+    rows = indices.astype(xp.int64)[:, :, None]                   # (n_active, k, 1) no overflow
+    for c in _blocks(batch, max(1, values.size) * 16, SCATTER_BYTES):
+        bb = c.stop - c.start
+        flat = rows * bb + xp.arange(bb)                          # (n_active, k, bb)
+        contrib = values[:, :, None] * dz[:, None, c]             # (n_active, k, bb)
+        summed = xp.bincount(flat.ravel(), weights=contrib.ravel(), minlength=n_in * bb)
+        dxt[:, c] = summed.reshape(n_in, bb)                      # (in, bb), cast to xt's dtype
+    return dxt, dvalues
+
+
+def _place(z, neurons, bias, n_out: int):
+    """(n_out, B): row neurons[i] is z[i] + its bias; an ablated neuron's row is just its bias."""
+    xp = backend.array_module(z, neurons, bias)
+    if neurons.size < n_out:
+        full = xp.zeros((n_out, z.shape[1]), dtype=z.dtype)      # (out, B)
+        full[neurons] = z                                         # neuron ids are unique
+        z = full
+    # else nothing is ablated: the neuron ids are 0..n_out-1 in order, so z is already in place
+    return z if bias is None else z + bias[:, None]
+
+
+class CondensedLinear:
+    """A constant fan-in Linear layer in condensed form (see the module docstring)."""
+
+    def __init__(self, values, indices, neurons, bias, out_features: int, in_features: int,
+                 block_bytes=BLOCK_BYTES):
+        self.values, self.indices, self.neurons, self.bias = values, indices, neurons, bias
+        self.out_features, self.in_features = out_features, in_features
+        self.block_bytes = block_bytes
+
+    @classmethod
+    def from_dense(cls, weight, mask, bias=None, block_bytes=BLOCK_BYTES):
+        """Condense W (out, in) with a constant fan-in mask M; bias (out,) or None."""
+        xp = backend.array_module(weight, mask, bias)
+        k = fan_in(mask)
+        n_out, n_in = weight.shape
+        neurons = xp.flatnonzero(xp.count_nonzero(mask, axis=1))  # (n_active,) rows with inputs
+        rows = mask[neurons]                                      # (n_active, in)
+        values = weight[neurons][rows].reshape(neurons.size, k)   # (n_active, k) row-major order
+        indices = xp.nonzero(rows)[1].reshape(neurons.size, k)    # (n_active, k) ascending
+        return cls(values, indices.astype(index_dtype(xp, n_in)),
+                   neurons.astype(index_dtype(xp, n_out)),
+                   None if bias is None else bias.copy(), n_out, n_in, block_bytes)
+
+    def to_dense(self):
+        """(weight (out, in), mask (out, in) bool, bias (out,) or None), the exact inverse."""
+        xp = backend.array_module(self.values)
+        shape = (self.out_features, self.in_features)
+        weight, mask = xp.zeros(shape, dtype=self.values.dtype), xp.zeros(shape, dtype=bool)
+        rows = self.neurons[:, None]                              # (n_active, 1)
+        weight[rows, self.indices] = self.values
+        mask[rows, self.indices] = True
+        return weight, mask, None if self.bias is None else self.bias.copy()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: values, indices, neuron ids and bias."""
+        arrays = (self.values, self.indices, self.neurons, self.bias)
+        return sum(a.nbytes for a in arrays if a is not None)
+
+    def forward(self, x):
+        """out = x @ (W * M).T + b. x (B, in) -> out (B, out); cache: xt (in, B).
+
+        xt is kept rather than x: both gathers of the backward need the transposed, contiguous
+        input, and the gathered (n_active, k, B) buffer itself is too large to keep.
+        """
+        xp = backend.array_module(x, self.values)
+        xt = xp.ascontiguousarray(x.T)                            # (in, B)
+        z = condensed_forward(xt, self.values, self.indices, self.block_bytes)  # (n_active, B)
+        out = _place(z, self.neurons, self.bias, self.out_features)  # (out, B)
+        return out.T, xt                                          # (B, out) a transposed view
+
+    def backward(self, dout, cache):
+        """Gradients of forward: (dx (B, in), dvalues (n_active, k), dbias (out,) or None)."""
+        xp = backend.array_module(dout, self.values)
+        dz = xp.ascontiguousarray(dout[:, self.neurons].T)        # (n_active, B)
+        dxt, dvalues = condensed_backward(dz, cache, self.values, self.indices, self.block_bytes)
+        dbias = None if self.bias is None else dout.sum(axis=0)   # (out,) ablated ones included
+        return dxt.T, dvalues, dbias
+
+
+class CondensedConv2d:
+    """A constant fan-in Conv2d layer in condensed form: CondensedLinear on im2col columns.
+
+    A row of the (F, C, kh, kw) weight is one filter's C*kh*kw inputs, so the condensed product
+    runs on the (C*kh*kw, N*oh*ow) im2col columns, which are already in the (in, B) layout.
+    """
+
+    def __init__(self, linear: CondensedLinear, kernel_shape, stride: int, padding: int):
+        self.linear, self.kernel_shape = linear, tuple(kernel_shape)  # (F, C, kh, kw)
+        self.stride, self.padding = stride, padding
+
+    @classmethod
+    def from_dense(cls, weight, mask, bias=None, stride=1, padding=0, block_bytes=BLOCK_BYTES):
+        """Condense W (F, C, kh, kw) with a constant fan-in mask M; bias (F,) or None."""
+        f = weight.shape[0]
+        linear = CondensedLinear.from_dense(weight.reshape(f, -1), mask.reshape(f, -1), bias,
+                                            block_bytes)
+        return cls(linear, weight.shape, stride, padding)
+
+    def to_dense(self):
+        """(weight (F, C, kh, kw), mask (F, C, kh, kw), bias (F,) or None), the exact inverse."""
+        weight, mask, bias = self.linear.to_dense()
+        return weight.reshape(self.kernel_shape), mask.reshape(self.kernel_shape), bias
+
+    @property
+    def nbytes(self) -> int:
+        return self.linear.nbytes
+
+    def forward(self, x):
+        """x (N, C, H, W) -> out (N, F, oh, ow); cache: (cols (C*kh*kw, N*oh*ow), x.shape)."""
+        xp = backend.array_module(x, self.linear.values)
+        f, _, kh, kw = self.kernel_shape
+        lin = self.linear
+        oh = conv_output_size(x.shape[2], kh, self.stride, self.padding)
+        ow = conv_output_size(x.shape[3], kw, self.stride, self.padding)
+        cols = im2col(x, kh, kw, self.stride, self.padding)       # (C*kh*kw, N*oh*ow)
+        z = condensed_forward(cols, lin.values, lin.indices, lin.block_bytes)  # (n_active, N*oh*ow)
+        out = _place(z, lin.neurons, lin.bias, f)                 # (F, N*oh*ow)
+        out = out.reshape(f, x.shape[0], oh, ow).transpose(1, 0, 2, 3)  # (N, F, oh, ow)
+        # cols: both backward gathers need them; kept rather than recomputed, like conv2d_forward.
+        return xp.ascontiguousarray(out), (cols, x.shape)
+
+    def backward(self, dout, cache):
+        """Gradients of forward: (dx (N, C, H, W), dvalues (n_active, k), dbias (F,) or None)."""
+        cols, x_shape = cache
+        lin, (f, _, kh, kw) = self.linear, self.kernel_shape
+        dout = dout.transpose(1, 0, 2, 3).reshape(f, -1)          # (F, N*oh*ow)
+        dz = dout[lin.neurons]                                    # (n_active, N*oh*ow)
+        dcols, dvalues = condensed_backward(dz, cols, lin.values, lin.indices, lin.block_bytes)
+        dx = col2im(dcols, x_shape, kh, kw, self.stride, self.padding)  # (N, C, H, W)
+        return dx, dvalues, None if lin.bias is None else dout.sum(axis=1)

@@ -1,0 +1,131 @@
+"""One SRigL mask update of one layer: neuron ablation, drop, and regrowth to a constant fan-in.
+
+SRigL paper (Lasby et al., ICLR 2024), Section 3 and Algorithm 1; SPEC "SRigL", steps 1-6, which
+the composer ``srigl_update`` follows line by line. Each phase is its own small function:
+``salient_counts`` and ``ablated_neurons`` (step 2), ``keep_after_drop`` (step 4) and
+``grow_to_fan_in`` (step 5). Works on the (out, fan_in) view of a Linear or Conv2d weight.
+
+Choices the SPEC leaves open, made here:
+- only active connections compete to be kept (the |W| ranking of the salience count and of the
+  drop step), as in ``rigl.drop``; inactive weights are 0 anyway;
+- ties are broken deterministically, the lower flat index (or, within a row, the lower column)
+  first, by ``rigl.drop.select_top_k`` and ``masks.row_top_k``; no tie noise;
+- k_drop = 0 or a dense layer (budget >= N) returns the mask unchanged, as in RigL;
+- k' is capped at the dense fan-in (only reachable with a user-given ``min_neurons``).
+
+Step 6 acts on the parameters and the optimizer, not on the mask: ``rigl_np.rigl.apply_update``
+does it with the result returned here (new weights and their optimizer state to 0, then W and
+state multiplied by the new mask, which zeroes dropped connections and ablated rows; biases are
+left alone). Connections dropped and grown back in the same update keep their weight and state.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from rigl_np import backend
+from rigl_np.rigl.drop import select_top_k
+from rigl_np.srigl.masks import fan_in, row_top_k
+
+
+@dataclass
+class SRigLUpdate:
+    """The outcome of one SRigL update; boolean arrays have the weight's shape unless noted."""
+
+    mask: object          # the new mask: exactly fan_in inputs in every surviving row
+    new: object           # active now, inactive before: zero-initialise weight and state
+    dropped: object       # active before, not kept (ablated rows and trimmed rows included)
+    grown: object         # chosen by the grow step (may include just-dropped connections)
+    regrown_same: object  # dropped and grown back in the same update: keep weight and state
+    ablated: object       # (out,) bool: neurons left with no inputs
+    fan_in: int           # k' = budget // surviving neurons
+    n_drop: int           # k_drop = floor(f * nnz) of step 1
+
+
+def salient_counts(weight, mask, grad, n_keep: int, k_drop: int):
+    """(out,) per neuron: weights among the top n_keep |W| (active) or the top k_drop |G| (all)."""
+    xp = backend.array_module(weight, mask, grad)
+    by_weight = select_top_k(xp.abs(weight), mask, n_keep)                              # (out, fan_in)
+    by_grad = select_top_k(xp.abs(grad), xp.ones(mask.shape, dtype=bool), k_drop)     # (out, fan_in)
+    return xp.count_nonzero(by_weight | by_grad, axis=1)  # (out,) a weight in both counts once
+
+
+def ablated_neurons(counts, k0: int, gamma_sal: float, min_neurons: int):
+    """(out,) bool: neurons with fewer than t = max(1, floor(gamma_sal * k0)) salient weights.
+
+    At least ``min_neurons`` survive: when fewer reach t, t drops to the salient count of the
+    neuron ranked ``min_neurons`` (the official rule; ties at that count survive too).
+    """
+    xp = backend.array_module(counts)
+    t = max(1, math.floor(Fraction(str(gamma_sal)) * k0))
+    ranked = -xp.sort(-counts)                                     # (out,) descending
+    t = min(t, int(ranked[min_neurons - 1]))
+    return counts < t
+
+
+def keep_after_drop(weight, mask, ablated, n_keep: int, k_new: int):
+    """(out, fan_in) bool: the top n_keep |W| outside ablated rows, at most k_new in any row."""
+    xp = backend.array_module(weight, mask, ablated)
+    score = xp.abs(weight)
+    candidates = mask & ~ablated[:, None]                          # (out, fan_in)
+    kept = select_top_k(score, candidates, min(n_keep, int(xp.count_nonzero(candidates))))
+    per_row = xp.count_nonzero(kept, axis=1)                       # (out,)
+    return row_top_k(score, kept, xp.minimum(per_row, k_new))      # a full row keeps its k' largest
+
+
+def grow_to_fan_in(grad, kept, ablated, k_new: int):
+    """(out, fan_in) bool: each surviving row's largest |G| outside ``kept``, up to k_new inputs."""
+    xp = backend.array_module(grad, kept, ablated)
+    need = xp.where(ablated, 0, k_new - xp.count_nonzero(kept, axis=1))  # (out,)
+    return row_top_k(xp.abs(grad), ~kept, need)
+
+
+def _unchanged(mask, xp) -> SRigLUpdate:
+    none = xp.zeros(mask.shape, dtype=bool)
+    rows = mask.reshape(mask.shape[0], -1)                         # (out, fan_in)
+    return SRigLUpdate(mask, none, none, none, none, ablated=~rows.any(axis=1),
+                       fan_in=fan_in(mask), n_drop=0)
+
+
+def srigl_update(weight, mask, grad, drop_fraction: float, budget: int, gamma_sal: float = 0.3,
+                 ablate: bool = True, min_neurons: int | None = None) -> SRigLUpdate:
+    """One SRigL update of one layer (SPEC "SRigL", steps 1-6).
+
+    weight, grad: (out, in) or (out, in, kh, kw) floats, grad the dense gradient of the loss with
+    respect to W * M; mask: bool of the same shape; budget: the weights the layer may hold,
+    floor(d * N) (``masks.srigl_budget``); ablate False for the output layer; min_neurons: the
+    fewest neurons to keep (default budget // dense fan-in + 1).
+    """
+    xp = backend.array_module(weight, mask, grad)
+    n_out = weight.shape[0]
+    w, m, g = (a.reshape(n_out, -1) for a in (weight, mask, grad))  # (out, fan_in) each
+    dense_fan_in = w.shape[1]
+    # 1. k_drop = floor(f * nnz) connections to drop; n_keep survive the drop.
+    nnz = int(xp.count_nonzero(m))
+    k_drop = math.floor(drop_fraction * nnz)
+    n_keep = nnz - k_drop
+    if k_drop == 0 or budget >= m.size:
+        return _unchanged(mask, xp)
+    k0 = budget // n_out
+    # 2. Ablation: a neuron with too few salient weights (by |W| or by |G|) loses all its inputs.
+    if ablate:
+        floor_neurons = budget // dense_fan_in + 1 if min_neurons is None else min_neurons
+        counts = salient_counts(w, m, g, n_keep, k_drop)           # (out,)
+        ablated = ablated_neurons(counts, k0, gamma_sal, min(max(floor_neurons, 1), n_out))
+    else:
+        ablated = xp.zeros(n_out, dtype=bool)
+    # 3. The new constant fan-in spreads the whole budget over the surviving neurons.
+    survivors = n_out - int(xp.count_nonzero(ablated))
+    k_new = min(budget // survivors, dense_fan_in)
+    # 4. Drop: keep the top n_keep |W| outside ablated rows, at most k' per row.
+    kept = keep_after_drop(w, m, ablated, n_keep, k_new)
+    # 5. Grow: every surviving row tops up to exactly k' inputs by |G| (just-dropped ones included).
+    grown = grow_to_fan_in(g, kept, ablated, k_new)
+    # 6. The new mask; new connections start at 0 with zero optimizer state, dropped and ablated
+    #    ones are zeroed (rigl.apply_update does both). nnz = k' * survivors, so grown != dropped.
+    dropped = m & ~kept
+    shaped = lambda a: a.reshape(mask.shape)  # noqa: E731 - back to the weight's shape
+    return SRigLUpdate(mask=shaped(kept | grown), new=shaped(grown & ~m), dropped=shaped(dropped),
+                       grown=shaped(grown), regrown_same=shaped(dropped & grown), ablated=ablated,
+                       fan_in=k_new, n_drop=k_drop)

@@ -10,7 +10,9 @@ import argparse
 import dataclasses
 from dataclasses import dataclass, field
 
+from rigl_np.data import DATASETS
 from rigl_np.models import MODELS
+from rigl_np.sparsity import DISTRIBUTIONS as SPARSITY_DISTRIBUTIONS
 
 
 def opt(default, help, choices=None):
@@ -18,9 +20,8 @@ def opt(default, help, choices=None):
     return field(default=default, metadata={"help": help, "choices": choices})
 
 
-DATASETS = ("fashion-mnist", "mnist", "cifar10", "synthetic")
 METHODS = ("dense", "static", "set", "snfs", "rigl", "pruning", "small-dense", "srigl")
-DISTRIBUTIONS = ("uniform", "uniform-first-dense", "er", "erk")
+DISTRIBUTIONS = (*SPARSITY_DISTRIBUTIONS, "uniform-first-dense")  # the last: rigl-torch's
 
 
 @dataclass

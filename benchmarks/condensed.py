@@ -9,8 +9,8 @@ For each: the median forward time of
 - csr:        ``scipy.sparse`` CSR @ x.T, when SciPy is installed (single-threaded C loop);
 with the speedup of each over dense measured in the same run (calls interleaved round-robin, so a
 busy machine slows all of them alike), and the bytes each one holds. A second table times an
-ablated model (a fraction of neurons ablated, their budget spread over the survivors): neuron
-ablation removes whole rows, so the layer also runs as a smaller dense (n_active, in) matmul.
+ablated MLP (a fraction of neurons ablated, their budget spread over the survivors): neuron
+ablation removes whole rows, so each layer also runs as a smaller dense (n_active, in) matmul.
 
 BLAS threads are set before NumPy loads (default 2, ``--threads``) and printed. The plot
 (``--plot PATH``) draws the measured condensed speedup against sparsity next to the 1/density
@@ -33,8 +33,8 @@ parser.add_argument("--threads", type=int, default=2, help="BLAS threads (defaul
 parser.add_argument("--sparsities", type=float, nargs="+", default=[0.8, 0.9, 0.95, 0.99])
 parser.add_argument("--batches", type=int, nargs="+", default=[1, 256])
 parser.add_argument("--width", type=int, default=4096, help="layer width (default 4096)")
-parser.add_argument("--repeats", type=int, default=0, help="timed calls each (default 30 at "
-                    "batch 1, 5 at larger batches)")
+parser.add_argument("--repeats", type=int, default=0, help="timed calls each (default 20 at "
+                    "batch 1, 3 at larger batches)")
 parser.add_argument("--ablated", type=float, default=0.5, help="fraction of neurons ablated in "
                     "the ablated-model table (default 0.5; 0 skips the table)")
 parser.add_argument("--plot", type=pathlib.Path, help="write a speedup figure here (PNG)")
@@ -131,24 +131,26 @@ def median_times(functions: dict, x, repeats: int) -> dict:
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def run_table(title: str, ablated: float, rng, rows_out: list):
-    """Time every model, sparsity and batch; print one table; append rows for the plot."""
+def run_table(title: str, ablated: float, rng, rows_out: list, models=("layer", "MLP x3")):
+    """Time every sparsity, model and batch; print one table; append rows for the plot."""
     print(f"\n{title}")
     header = None
-    for model, n_layers in (("layer", 1), ("MLP x3", 3)):
-        for s in args.sparsities:
-            found = variants(make_model(rng, n_layers, args.width, s, ablated), ablated > 0)
+    for s in args.sparsities:
+        mlp = make_model(rng, 3, args.width, s, ablated)  # the single layer is its first layer
+        for model in models:
+            layers = mlp[:1] if model == "layer" else mlp
+            found = variants(layers, ablated > 0)
             names = list(found)
             if header is None:
                 header = f"{'model':8} {'sparsity':>8} {'batch':>5} " + " ".join(
                     f"{n + ' ms (x)':>20}" for n in names) + "   MB held (x dense)"
                 print(header + "\n" + "-" * len(header))
             nbytes = {n: found[n][1] for n in names}
-            memory = " ".join(f"{n}={nbytes[n] / 2**20:.1f}({nbytes[n] / nbytes['dense']:.3f})"
+            memory = " ".join(f"{n}={nbytes[n] / 2**20:.1f}({nbytes[n] / nbytes['dense']:.4f})"
                               for n in names)
             for batch in args.batches:
                 x = rng.standard_normal((batch, args.width), dtype=np.float32)
-                reps = args.repeats or (30 if batch == 1 else 5)
+                reps = args.repeats or (20 if batch == 1 else 3)
                 t = median_times({n: f for n, (f, _) in found.items()}, x, reps)
                 cells = " ".join(f"{t[n] * 1e3:>10.2f} ({t['dense'] / t[n]:>5.2f}x)" for n in names)
                 print(f"{model:8} {s:>8.0%} {batch:>5} {cells}   {memory}", flush=True)
@@ -157,30 +159,42 @@ def run_table(title: str, ablated: float, rng, rows_out: list):
                                      speedup={n: t["dense"] / t[n] for n in names}))
 
 
-def plot(rows, path: pathlib.Path):
-    """Condensed speedup over dense vs sparsity, the 1/density limit, crossovers marked."""
+def plot(rows, path: pathlib.Path, load: float):
+    """Speedup over dense against 1/density (log-log: the 1/density limit is the diagonal)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    s_all = np.array(sorted({r["sparsity"] for r in rows}))
-    ax.plot(s_all * 100, 1 / (1 - s_all), "k--", label="limit 1/density")
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    sparsities = np.array(sorted({r["sparsity"] for r in rows}))
+    inv = 1 / (1 - sparsities)
+    ax.plot(inv, inv, "k--", label="limit: 1/density")
     ax.axhline(1, color="grey", lw=0.8)
-    for (model, batch), style in zip([(m, b) for m in ("layer", "MLP x3") for b in args.batches],
-                                     ["o-", "s-", "o:", "s:"]):
-        pts = [r for r in rows if r["model"] == model and r["batch"] == batch and not r["ablated"]]
-        s = np.array([r["sparsity"] for r in pts])
-        up = np.array([r["speedup"]["condensed"] for r in pts])
-        line, = ax.plot(s * 100, up, style, label=f"condensed, {model}, batch {batch}")
-        for i in np.flatnonzero((up[:-1] < 1) & (up[1:] >= 1)):  # interpolate log(speedup) = 0
-            a, b = np.log(up[i]), np.log(up[i + 1])
-            cross = s[i] + (s[i + 1] - s[i]) * a / (a - b)
-            ax.plot(cross * 100, 1, "x", ms=12, mew=2, color=line.get_color())
-            ax.annotate(f"{cross:.1%}", (cross * 100, 1), textcoords="offset points",
-                        xytext=(4, -14), color=line.get_color())
-    ax.set(yscale="log", xlabel="sparsity (%)", ylabel="speedup over dense (x)",
-           title=f"{args.width}-wide, float32, {args.threads} BLAS threads (x: crossover)")
-    ax.legend(fontsize=8)
+    styles = [("condensed", m, b, st) for (m, st) in (("layer", "-"), ("MLP x3", ":"))
+              for b in args.batches] + [("csr", "layer", b, "--") for b in args.batches]
+    for method, model, batch, line_style in styles:
+        pts = [r for r in rows if r["model"] == model and r["batch"] == batch
+               and not r["ablated"] and method in r["speedup"]]
+        if not pts:
+            continue
+        x = 1 / (1 - np.array([r["sparsity"] for r in pts]))
+        up = np.array([r["speedup"][method] for r in pts])
+        crossings = []
+        for i in np.flatnonzero((up[:-1] < 1) & (up[1:] >= 1)):  # log-log interpolation to 1x
+            t = np.log(up[i]) / (np.log(up[i]) - np.log(up[i + 1]))
+            crossings.append(np.exp(np.log(x[i]) + t * (np.log(x[i + 1]) - np.log(x[i]))))
+        label = f"{'SciPy CSR' if method == 'csr' else method}, {model}, batch {batch}" + "".join(
+            f" (crosses 1x at {1 - 1 / c:.1%})" for c in crossings)
+        csr = method == "csr"
+        line, = ax.plot(x, up, ("o" if batch == 1 else "s") + line_style, label=label,
+                        alpha=0.5 if csr else 1.0, color="grey" if csr else None,
+                        mfc="none" if csr else None)
+        ax.plot(crossings, [1] * len(crossings), "x", ms=11, mew=2.5, color=line.get_color())
+    ax.set(xscale="log", yscale="log", xlabel="sparsity", ylabel="speedup over dense (x)",
+           title=f"Condensed vs dense forward, {args.width}-wide float32, {args.threads} BLAS "
+                 f"threads\n(load average {load:.1f} on {os.cpu_count()} CPUs at the start)")
+    ax.set_xticks(inv, [f"{s:.0%}" for s in sparsities])
+    ax.minorticks_off()
+    ax.legend(fontsize=7.5, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     print(f"\nwrote {path}")
@@ -188,16 +202,19 @@ def plot(rows, path: pathlib.Path):
 
 def main():
     blas = [(i["internal_api"], i["num_threads"]) for i in threadpool_info()]
+    load = os.getloadavg()[0]
     print(f"BLAS threads: {args.threads} requested; loaded: {blas}; NumPy {np.__version__}; "
-          f"SciPy CSR: {'yes' if sparse is not None else 'not installed'}")
+          f"SciPy CSR: {'yes' if sparse is not None else 'not installed'}; load average before "
+          f"the run {load:.2f} on {os.cpu_count()} CPUs (other work skews timings)")
     rng = np.random.default_rng(0)
     rows = []
     run_table("Every neuron active: speedup over dense (x) in brackets", 0.0, rng, rows)
     if args.ablated > 0:
-        run_table(f"{args.ablated:.0%} of the neurons ablated (SRigL): dense vs the same model as "
-                  "smaller dense layers vs condensed", args.ablated, rng, rows)
+        run_table(f"The MLP with {args.ablated:.0%} of its neurons ablated (SRigL): dense vs the "
+                  "same model as smaller dense layers vs condensed", args.ablated, rng, rows,
+                  models=("MLP x3",))
     if args.plot:
-        plot(rows, args.plot)
+        plot(rows, args.plot, load)
 
 
 if __name__ == "__main__":

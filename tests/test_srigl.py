@@ -14,6 +14,7 @@ from rigl_np import backend
 from rigl_np.functional import conv2d_forward
 from rigl_np.optim import SGD
 from rigl_np.rigl import apply_update
+from rigl_np.srigl import condensed
 from rigl_np.srigl import (CondensedConv2d, CondensedLinear, ablated_neurons,
                            constant_fan_in_mask, row_top_k, srigl_budget, srigl_update)
 
@@ -64,7 +65,7 @@ def _reference(w, m, g, f, budget, gamma=0.3, ablate=True):
 # -- masks -------------------------------------------------------------------------------------
 
 def test_budget_is_exact_integer_arithmetic():
-    assert srigl_budget((10, 10), 0.29) == 29                      # 0.29 * 100 = 28.999... in floats
+    assert srigl_budget((10, 10), 0.29) == 29                      # floats: 0.29 * 100 = 28.99...
     assert srigl_budget((4096, 4096), 0.1) == 1677721
     assert srigl_budget((3, 5), 0.5) == 7                          # floor, not N - floor((1-d) N)
 
@@ -76,8 +77,7 @@ def test_constant_fan_in_mask_has_exact_counts(backend_name, shape, density):
     k = srigl_budget(shape, density) // shape[0]
     assert mask.shape == shape and mask.dtype == bool
     assert (mask.reshape(shape[0], -1).sum(axis=1) == k).all()
-    again = host(constant_fan_in_mask(shape, density, backend.host_rng(1)))
-    assert np.array_equal(mask, again)
+    assert np.array_equal(mask, host(constant_fan_in_mask(shape, density, backend.host_rng(1))))
 
 
 def test_too_sparse_for_one_input_per_neuron_is_a_clear_error():
@@ -109,9 +109,6 @@ def test_update_matches_reference_and_invariants_hold(backend_name):
     mask, ablated, k_new = _reference(*map(host, (w, m, g)), 0.5, budget, gamma=0.6)
     assert np.array_equal(host(r.mask), mask) and np.array_equal(host(r.ablated), ablated)
     assert r.fan_in == k_new and ablated.any()
-    rows = host(r.mask).sum(axis=1)
-    assert (rows[ablated] == 0).all() and (rows[~ablated] == k_new).all()
-    assert rows.sum() <= budget
     assert np.array_equal(host(r.new), host(r.mask) & ~host(m))
     assert np.array_equal(host(r.regrown_same), host(r.dropped) & host(r.grown))
 
@@ -159,28 +156,17 @@ def test_invariants_hold_over_many_updates(n_out, fan, density, alpha, seed):
             w = np.where(r.new, rng.standard_normal(shape), w) * r.mask
 
 
-def test_ablated_neuron_can_come_back(backend_name):
-    w, m, g = _layer(density=0.4, seed=3)
-    w, g = host(w), host(g)
-    w[5] *= 1e-6                                                   # neuron 5: tiny weights and
-    g[5] *= 1e-6                                                   # gradients -> ablated
-    budget = srigl_budget(m.shape, 0.4)
-    first = srigl_update(dev(w), m, dev(g), 0.3, budget)
+def test_ablated_neuron_can_come_back_and_output_layer_is_never_ablated(backend_name):
+    w, m, g = map(host, _layer(density=0.4, seed=3))
+    w[5], g[5] = w[5] * 1e-6, g[5] * 1e-6                          # neuron 5: tiny weights and
+    budget = srigl_budget(m.shape, 0.4)                            # gradients -> ablated
+    first = srigl_update(dev(w), dev(m), dev(g), 0.3, budget)
     assert host(first.ablated)[5] and not host(first.mask)[5].any()
+    output = srigl_update(dev(w), dev(m), dev(g), 0.3, budget, ablate=False)
+    assert not host(output.ablated).any() and (host(output.mask).sum(axis=1) == 8).all()
     g[5] = 1e3                                                     # now its gradients dominate
     second = srigl_update(dev(w * host(first.mask)), first.mask, dev(g), 0.3, budget)
-    assert not host(second.ablated)[5]
-    assert host(second.mask)[5].sum() == second.fan_in
-
-
-def test_output_layer_is_never_ablated(backend_name):
-    w, m, g = _layer(shape=(6, 10), density=0.5, seed=4)
-    w, g = host(w), host(g)
-    w[:3] *= 1e-9
-    g[:3] *= 1e-9
-    r = srigl_update(dev(w), m, dev(g), 0.5, srigl_budget(m.shape, 0.5), ablate=False)
-    assert not host(r.ablated).any()
-    assert (host(r.mask).sum(axis=1) == 5).all() and r.fan_in == 5
+    assert not host(second.ablated)[5] and host(second.mask)[5].sum() == second.fan_in
 
 
 @pytest.mark.parametrize("f,density", [(0.0, 0.3), (0.01, 0.3), (0.5, 1.0)])
@@ -230,7 +216,8 @@ def _condensed(kind, w, m, b, **kw):
                                                 ("linear", (9, 40), (1, 40)),
                                                 ("conv", (5, 3, 3, 3), (2, 3, 7, 6))])
 def test_condensed_round_trip_is_exact_and_forward_equals_masked_dense(backend_name, kind, shape,
-                                                                       x_shape):
+                                                                       x_shape, monkeypatch):
+    monkeypatch.setattr(condensed, "BLAS_ONE_THREAD", 1)           # one batch column a product
     w, m, b = _ablated_layer(shape, 0.3, 1)
     w32 = w.astype(np.float32)
     layer = _condensed(kind, dev(w32), dev(m), dev(b.astype(np.float32)))
@@ -256,7 +243,8 @@ def test_index_dtype_is_the_smallest_that_holds_the_fan_in():
 
 @pytest.mark.parametrize("kind,shape,x_shape", [("linear", (6, 11), (4, 11)),
                                                 ("conv", (4, 2, 3, 3), (2, 2, 5, 5))])
-def test_condensed_gradients(backend_name, kind, shape, x_shape):
+def test_condensed_gradients(backend_name, kind, shape, x_shape, monkeypatch):
+    monkeypatch.setattr(condensed, "SCATTER_BYTES", 700)           # dx in chunks of 2 columns
     w, m, b = _ablated_layer(shape, 0.4, 5)
     ref = _condensed(kind, w, m, b)                                # host indices and neuron ids
 
@@ -273,9 +261,9 @@ def test_condensed_gradients(backend_name, kind, shape, x_shape):
 
 
 def _dense_grads(p, x, y):
-    """The masked-dense reference MLP in plain matmuls: loss mean ||relu(x W1.T + b1) W2.T + b2 - y||^2.
-
-    p holds masked weights; returns the dense gradients with respect to W * M (all positions).
+    """The masked-dense reference MLP in plain matmuls; loss = mean of ||out - y||^2 per example,
+    out = relu(x W1.T + b1) W2.T + b2. p holds masked weights; returns the dense gradients with
+    respect to W * M (all positions).
     """
     pre = x @ p["w1"].T + p["b1"]
     h = np.maximum(pre, 0)

@@ -1,29 +1,40 @@
 """Condensed constant fan-in layers: the form in which a sparse layer is faster and smaller.
 
-SRigL paper (Lasby et al., ICLR 2024), Section 4.4 "condensed representation"; SPEC "SRigL", last
-item. A layer whose n_active surviving neurons have k inputs each is stored as
+The condensed representation of the SRigL paper (Lasby et al., ICLR 2024), the one its real-world
+timings use; SPEC "SRigL", last item. A layer whose n_active surviving neurons have k inputs each
+is stored as
 - ``values`` (n_active, k): the weights, in increasing input order within each row;
 - ``indices`` (n_active, k): their input positions, int16 when the fan-in fits (<= 32767), else
-  int32 (a quarter or half of NumPy's default int64: this is most of the memory saved);
-- ``neurons`` (n_active,): which output neurons are active (same integer rule);
+  int32 (a quarter or half of NumPy's default int64: most of the memory saved is here);
+- ``neurons`` (n_active,): which output neurons are active (same integer rule), or None when
+  every neuron is (nothing ablated: no ids to hold and no scatter to do);
 - ``bias`` (n_out,) or None, for every neuron: an ablated neuron outputs just its bias (0 without
-  one), which is exactly what the masked dense layer computes for an all-zero row.
+  one), which is exactly what the masked dense layer computes for an all-zero row;
 and computes y[:, i] = sum_j x[:, idx[i, j]] * val[i, j] + b[i] for the active neurons.
 
-How, and why (timings in benchmarks/condensed.py): the input is transposed once to xt (in, B),
-so that gathering xt[idx] copies whole contiguous rows of B numbers rather than B scattered
-elements; each neuron's k gathered rows are then reduced against its k values by one stacked
-(1, k) @ (k, B) matmul. Neurons go in blocks whose gathered (nb, k, B) buffer is about
-``block_bytes`` (512 KiB: it stays in a CPU core's L2 cache; on a GPU pass None, one block). The
-same code serves batch 1 and batch 256. The work is O(nnz * B) instead of O(N * B), but it is done
-by NumPy's single-threaded gather, not by multi-threaded BLAS: the condensed layer wins wherever
-the dense product is memory-bound (small batches) and loses to BLAS at large batches unless the
-layer is very sparse.
+How, and why (timings in benchmarks/condensed.py): the input is transposed once to xt (in, B), so
+that gathering xt[idx] copies whole contiguous rows of B numbers rather than B scattered elements;
+each neuron's k gathered rows are then reduced against its k values by one stacked (1, k) @ (k, B)
+matmul (measured faster than einsum, a multiply-sum or vecdot at batch 1, 16 and 256). Neurons go
+in blocks whose gathered (nb, k, B) buffer is about ``block_bytes`` (512 KiB: it stays in a CPU
+core's cache, and small buffers avoid fresh page faults on every call; on a GPU pass None, one
+block). The same code serves batch 1 and batch 256.
 
-Backward: dvalues uses the same gather; dx must add each value's contribution onto a shared
-input, and NumPy's ``add.at`` does not exist in CuPy, so it is a ``bincount`` with weights over
-the flat positions (input, batch column): only existing connections are touched, and CuPy has
-the same call. ``CondensedConv2d`` runs the same product on im2col columns. Exact round trip:
+Where NumPy stops gaining: the work is O(nnz * B) instead of O(N * B), but it is done by NumPy's
+single-threaded gather, about 1.5-2 ns per connection and batch column (a third of it converting
+the int16 indices to intp), while BLAS streams the dense weight at about 0.2 ns per weight at
+batch 1 (memory-bound, 64 MB in 2-3 ms here) and computes on all cores at batch 256. So at batch 1
+the condensed layer breaks even near 90 % sparsity (density ~ 0.2 / 1.5-2) and gains about 1.5x
+at 95 % and 6x at 99 % on a quiet machine (more on a busy one, where handing the dense product to
+a second BLAS thread costs milliseconds); at batch 256 it breaks even between 90 and 95 %, and
+SciPy's compiled CSR loop beats it by about 2x there, because NumPy must write every gathered row
+to memory before multiplying it. A layer with ablated neurons is also just a smaller dense layer:
+at batch 256 that form wins at moderate sparsity (benchmarks/condensed.py times both).
+
+Backward: dvalues uses the same gather; dx must add each value's contribution onto a shared input,
+and NumPy's ``add.at`` does not exist in CuPy, so it is a ``bincount`` with weights over the flat
+positions (input, batch column): only existing connections are touched, and CuPy has the same
+call. ``CondensedConv2d`` runs the same product on im2col columns. Exact round trip:
 ``from_dense(W, M, b).to_dense()`` gives back W * M, M and b bit for bit.
 """
 from __future__ import annotations
@@ -34,6 +45,10 @@ from rigl_np.srigl.masks import fan_in
 
 BLOCK_BYTES = 1 << 19     # gathered buffer per block of neurons: half a CPU core's L2 cache
 SCATTER_BYTES = 1 << 24   # bincount temporaries per chunk of batch columns in the backward
+# OpenBLAS hands a matrix product to all its threads once m*n*k reaches 2**18. For one neuron's
+# (1, k) @ (k, B) that hand-off costs more than it saves (measured: 30 us at k*B = 2**18, 12 ms
+# just above it on a busy 2-core machine), so the forward splits B into chunks below that size.
+BLAS_ONE_THREAD = (1 << 18) - 1
 
 
 def index_dtype(xp, n: int):
@@ -54,11 +69,13 @@ def condensed_forward(xt, values, indices, block_bytes=BLOCK_BYTES):
     Output:  z (n_active, B).
     """
     xp = backend.array_module(xt, values, indices)
-    n_active, k = values.shape
-    z = xp.empty((n_active, xt.shape[1]), dtype=xp.result_type(xt, values))
-    for s in _blocks(n_active, k * xt.shape[1] * xt.itemsize, block_bytes):
+    batch, (n_active, k) = xt.shape[1], values.shape
+    z = xp.empty((n_active, batch), dtype=xp.result_type(xt, values))
+    columns = _blocks(batch, k, BLAS_ONE_THREAD)                  # one chunk unless k*B >= 2**18
+    for s in _blocks(n_active, k * batch * xt.itemsize, block_bytes):
         gathered = xt.take(indices[s], axis=0)                    # (nb, k, B) whole rows of xt
-        z[s] = (values[s][:, None, :] @ gathered)[:, 0, :]        # (nb, B)
+        for c in columns:
+            z[s, c] = (values[s][:, None, :] @ gathered[:, :, c])[:, 0, :]  # (nb, bb)
     return z
 
 
@@ -89,11 +106,10 @@ def condensed_backward(dz, xt, values, indices, block_bytes=BLOCK_BYTES):
 def _place(z, neurons, bias, n_out: int):
     """(n_out, B): row neurons[i] is z[i] + its bias; an ablated neuron's row is just its bias."""
     xp = backend.array_module(z, neurons, bias)
-    if neurons.size < n_out:
+    if neurons is not None:                                       # some neurons are ablated
         full = xp.zeros((n_out, z.shape[1]), dtype=z.dtype)      # (out, B)
         full[neurons] = z                                         # neuron ids are unique
         z = full
-    # else nothing is ablated: the neuron ids are 0..n_out-1 in order, so z is already in place
     return z if bias is None else z + bias[:, None]
 
 
@@ -116,8 +132,9 @@ class CondensedLinear:
         rows = mask[neurons]                                      # (n_active, in)
         values = weight[neurons][rows].reshape(neurons.size, k)   # (n_active, k) row-major order
         indices = xp.nonzero(rows)[1].reshape(neurons.size, k)    # (n_active, k) ascending
-        return cls(values, indices.astype(index_dtype(xp, n_in)),
-                   neurons.astype(index_dtype(xp, n_out)),
+        # Nothing ablated: no ids to store (rows 0..out-1 in order), and no scatter later.
+        ids = None if neurons.size == n_out else neurons.astype(index_dtype(xp, n_out))
+        return cls(values, indices.astype(index_dtype(xp, n_in)), ids,
                    None if bias is None else bias.copy(), n_out, n_in, block_bytes)
 
     def to_dense(self):
@@ -125,7 +142,8 @@ class CondensedLinear:
         xp = backend.array_module(self.values)
         shape = (self.out_features, self.in_features)
         weight, mask = xp.zeros(shape, dtype=self.values.dtype), xp.zeros(shape, dtype=bool)
-        rows = self.neurons[:, None]                              # (n_active, 1)
+        ids = xp.arange(self.out_features) if self.neurons is None else self.neurons
+        rows = ids[:, None]                                       # (n_active, 1)
         weight[rows, self.indices] = self.values
         mask[rows, self.indices] = True
         return weight, mask, None if self.bias is None else self.bias.copy()
@@ -151,7 +169,8 @@ class CondensedLinear:
     def backward(self, dout, cache):
         """Gradients of forward: (dx (B, in), dvalues (n_active, k), dbias (out,) or None)."""
         xp = backend.array_module(dout, self.values)
-        dz = xp.ascontiguousarray(dout[:, self.neurons].T)        # (n_active, B)
+        active = dout if self.neurons is None else dout[:, self.neurons]  # (B, n_active)
+        dz = xp.ascontiguousarray(active.T)                       # (n_active, B)
         dxt, dvalues = condensed_backward(dz, cache, self.values, self.indices, self.block_bytes)
         dbias = None if self.bias is None else dout.sum(axis=0)   # (out,) ablated ones included
         return dxt.T, dvalues, dbias
@@ -204,7 +223,7 @@ class CondensedConv2d:
         cols, x_shape = cache
         lin, (f, _, kh, kw) = self.linear, self.kernel_shape
         dout = dout.transpose(1, 0, 2, 3).reshape(f, -1)          # (F, N*oh*ow)
-        dz = dout[lin.neurons]                                    # (n_active, N*oh*ow)
+        dz = dout if lin.neurons is None else dout[lin.neurons]   # (n_active, N*oh*ow)
         dcols, dvalues = condensed_backward(dz, cols, lin.values, lin.indices, lin.block_bytes)
         dx = col2im(dcols, x_shape, kh, kw, self.stride, self.padding)  # (N, C, H, W)
         return dx, dvalues, None if lin.bias is None else dout.sum(axis=1)

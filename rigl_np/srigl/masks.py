@@ -1,6 +1,6 @@
 """Constant fan-in masks: every active output neuron has exactly the same number of inputs.
 
-SRigL paper (Lasby et al., ICLR 2024), Section 3 "constant fan-in sparsity"; SPEC "SRigL". A row
+The constant fan-in sparsity of the SRigL paper (Lasby et al., ICLR 2024); SPEC "SRigL". A row
 of a weight is one output neuron's fan-in: ``weight[i]`` for Linear (out, in), ``weight[i].ravel()``
 for Conv2d (out, in, kh, kw), so every function here works on the (out, fan_in) view.
 

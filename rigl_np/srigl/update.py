@@ -1,9 +1,9 @@
 """One SRigL mask update of one layer: neuron ablation, drop, and regrowth to a constant fan-in.
 
-SRigL paper (Lasby et al., ICLR 2024), Section 3 and Algorithm 1; SPEC "SRigL", steps 1-6, which
-the composer ``srigl_update`` follows line by line. Each phase is its own small function:
-``salient_counts`` and ``ablated_neurons`` (step 2), ``keep_after_drop`` (step 4) and
-``grow_to_fan_in`` (step 5). Works on the (out, fan_in) view of a Linear or Conv2d weight.
+The SRigL paper's method (Lasby et al., ICLR 2024); SPEC "SRigL", steps 1-6, which the composer
+``srigl_update`` follows line by line. Each phase is its own small function: ``salient_counts``
+and ``ablated_neurons`` (step 2), ``keep_after_drop`` (step 4) and ``grow_to_fan_in`` (step 5).
+Works on the (out, fan_in) view of a Linear or Conv2d weight.
 
 Choices the SPEC leaves open, made here:
 - only active connections compete to be kept (the |W| ranking of the salience count and of the
@@ -46,8 +46,9 @@ class SRigLUpdate:
 def salient_counts(weight, mask, grad, n_keep: int, k_drop: int):
     """(out,) per neuron: weights among the top n_keep |W| (active) or the top k_drop |G| (all)."""
     xp = backend.array_module(weight, mask, grad)
-    by_weight = select_top_k(xp.abs(weight), mask, n_keep)                              # (out, fan_in)
-    by_grad = select_top_k(xp.abs(grad), xp.ones(mask.shape, dtype=bool), k_drop)     # (out, fan_in)
+    everywhere = xp.ones(mask.shape, dtype=bool)
+    by_weight = select_top_k(xp.abs(weight), mask, n_keep)         # (out, fan_in)
+    by_grad = select_top_k(xp.abs(grad), everywhere, k_drop)       # (out, fan_in)
     return xp.count_nonzero(by_weight | by_grad, axis=1)  # (out,) a weight in both counts once
 
 
@@ -125,7 +126,7 @@ def srigl_update(weight, mask, grad, drop_fraction: float, budget: int, gamma_sa
     # 6. The new mask; new connections start at 0 with zero optimizer state, dropped and ablated
     #    ones are zeroed (rigl.apply_update does both). nnz = k' * survivors, so grown != dropped.
     dropped = m & ~kept
-    shaped = lambda a: a.reshape(mask.shape)  # noqa: E731 - back to the weight's shape
-    return SRigLUpdate(mask=shaped(kept | grown), new=shaped(grown & ~m), dropped=shaped(dropped),
-                       grown=shaped(grown), regrown_same=shaped(dropped & grown), ablated=ablated,
-                       fan_in=k_new, n_drop=k_drop)
+    flags = dict(mask=kept | grown, new=grown & ~m, dropped=dropped, grown=grown,
+                 regrown_same=dropped & grown)                     # (out, fan_in) each
+    return SRigLUpdate(**{name: a.reshape(mask.shape) for name, a in flags.items()},
+                       ablated=ablated, fan_in=k_new, n_drop=k_drop)

@@ -100,6 +100,9 @@ def report(data: dict, result: dict) -> str:
     if "nonzero_new" in result:
         lines.append(f"new connections with a non-zero weight in yours: {len(result['nonzero_new'])}"
                      + ("" if not len(result["nonzero_new"]) else " (RigL starts them at 0)"))
+    if not np.any(g):
+        lines.append("warning: the gradient is all zero, so growth had nothing to rank and every "
+                     "choice is a tie; was it taken from an empty batch or after zero_grad()?")
     same = not len(result["only_ours"]) and not len(result["only_theirs"])
     lines.append("IDENTICAL masks" if same else "masks DIFFER")
     return "\n".join(lines)

@@ -144,7 +144,7 @@ def cmd_compare(args, parser) -> int:
     try:
         compare(config.from_namespace(args), out, models, methods, sparsities,
                 _split(args.seeds, int, "seeds", parser), jobs=args.jobs)
-    except DataError as e:
+    except (DataError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     from rigl_np.viz.report import comparison_figures

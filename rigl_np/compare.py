@@ -99,6 +99,19 @@ def to_csv(table: list) -> str:
     return out.getvalue()
 
 
+def _check_same_settings(run_dir: Path, cfgs: dict) -> None:
+    """Refuse to reuse a run folder that was made with other settings (a stale grid)."""
+    saved = read_json(run_dir / "config.json")
+    wanted = {k: dataclasses.asdict(v) for k, v in cfgs.items()}
+    for cfg in (saved, wanted):
+        cfg["run"] = {k: v for k, v in cfg["run"].items() if k not in ("out", "resume")}
+    if saved != wanted:
+        changed = sorted(f"{group}.{key}" for group in wanted for key in wanted[group]
+                         if saved.get(group, {}).get(key) != wanted[group][key])
+        raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(changed)}); "
+                         "delete it or compare into another --out folder")
+
+
 def _run_cell(cfgs: dict) -> dict:
     """Run one cell in a worker (or in this process) and return its metrics."""
     from rigl_np.experiment import run
@@ -120,6 +133,8 @@ def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, 
     for cfgs in cells:
         run_dir = out / "runs" / run_name(cfgs)
         cfgs["run"].out = str(run_dir)
+        if (run_dir / "config.json").exists():
+            _check_same_settings(run_dir, cfgs)
         cfgs["run"].resume = str(run_dir) if (run_dir / "checkpoint.npz").exists() else None
         if not (run_dir / "metrics.json").exists():
             todo.append(cfgs)

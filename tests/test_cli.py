@@ -63,3 +63,17 @@ def test_help_lists_every_option_group():
                  "--t-end-fraction", "--grad-accumulation", "--seed", "--backend", "--data-dir",
                  "--out"):
         assert flag in result.stdout
+
+
+def test_compare_writes_the_table_reuses_finished_runs_and_refuses_stale_ones(tmp_path):
+    args = ["compare", "--dataset", "synthetic", "--epochs", "1", "--methods", "dense,rigl",
+            "--sparsities", "0.8", "--seeds", "0", "--delta-t", "10", "--out", str(tmp_path)]
+    first = _run(*args)
+    assert first.returncode == 0, first.stderr
+    table = (tmp_path / "results.md").read_text()
+    assert "| lenet300 | dense | - | 0 |" in table and "| lenet300 | rigl | erk | 0.8 |" in table
+    assert (tmp_path / "accuracy_vs_sparsity.png").exists()
+    again = _run(*args)
+    assert "2 done before, 0 to run" in again.stdout
+    stale = _run(*args[:-4], "--delta-t", "20", "--out", str(tmp_path))
+    assert stale.returncode == 1 and "holds a run with other settings (sparse.delta_t)" in stale.stderr

@@ -49,16 +49,19 @@ MATMULS = {
 }
 
 
-def _median_time(fn, repeats):
-    for _ in range(3):
-        fn()
-    times = []
+def _median_times(fns: dict, repeats: int) -> dict:
+    """Median seconds of each function, timed in turn (round-robin) so that the machine's
+    drifting speed (shared, noisy) affects every function alike and the ratios stay fair."""
+    for fn in fns.values():
+        for _ in range(3):
+            fn()
+    times = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    times.sort()
-    return times[len(times) // 2]
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: sorted(t)[len(t) // 2] for name, t in times.items()}
 
 
 def _sparse_step(model_name, x, y):
@@ -93,15 +96,23 @@ def measure(model_name: str, repeats: int) -> dict:
     y = rng.integers(0, 10, BATCH)
     model = build_model(model_name, (1, 28, 28), 10, backend.host_rng(0))
     opt = SGD(model.params(), 0.01, momentum=0.9, weight_decay=1e-4)
-    result = {"step": _median_time(lambda: train_step(model, opt, x, y, 1), repeats)}
-    result["sparse_step"] = _median_time(_sparse_step(model_name, x, y), repeats)
     pairs = [(rng.random((m, k), dtype=np.float32), rng.random((k, n), dtype=np.float32))
              for m, k, n in MATMULS[model_name]]
-    result["floor"] = _median_time(lambda: [a @ b for a, b in pairs], repeats)
+    fns = {"step": lambda: train_step(model, opt, x, y, 1),
+           "sparse_step": _sparse_step(model_name, x, y),
+           "floor": lambda: [a @ b for a, b in pairs]}
+    torch_step = _torch_step(model_name, x, y)
+    if torch_step is not None:
+        fns["torch"] = torch_step
+    return _median_times(fns, repeats)
+
+
+def _torch_step(model_name, x, y):
+    """The same model's PyTorch training step as a closure, or None without torch."""
     try:
         import torch
     except ImportError:
-        return result
+        return None
     torch.set_num_threads(int(os.environ["OPENBLAS_NUM_THREADS"]))
     nn = torch.nn
     if model_name == "lenet300":
@@ -119,8 +130,7 @@ def measure(model_name: str, repeats: int) -> dict:
         topt.zero_grad()
         nn.functional.cross_entropy(net(tx), ty).backward()
         topt.step()
-    result["torch"] = _median_time(torch_step, repeats)
-    return result
+    return torch_step
 
 
 def main():

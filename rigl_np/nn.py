@@ -164,9 +164,11 @@ class Sequential:
         return x
 
     def backward(self, dout):
-        """Backpropagate ``dout``; the first layer skips its input gradient (nobody needs it)."""
-        for i in range(len(self.layers) - 1, -1, -1):
-            dout = self.layers[i][1].backward(dout, input_grad=i > 0)
+        """Backpropagate ``dout`` down to the first layer with parameters, which skips its input
+        gradient: nothing below it learns, so that product (the largest in an MLP) is never needed."""
+        first = next(i for i, (_, layer) in enumerate(self.layers) if layer.params)
+        for i in range(len(self.layers) - 1, first - 1, -1):
+            dout = self.layers[i][1].backward(dout, input_grad=i > first)
 
     def _flat(self, attr):
         return {f"{name}.{key}": value for name, layer in self.layers

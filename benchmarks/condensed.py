@@ -33,7 +33,7 @@ parser.add_argument("--threads", type=int, default=2, help="BLAS threads (defaul
 parser.add_argument("--sparsities", type=float, nargs="+", default=[0.8, 0.9, 0.95, 0.99])
 parser.add_argument("--batches", type=int, nargs="+", default=[1, 256])
 parser.add_argument("--width", type=int, default=4096, help="layer width (default 4096)")
-parser.add_argument("--repeats", type=int, default=0, help="timed calls each (default 20 at "
+parser.add_argument("--repeats", type=int, default=0, help="timed calls each (default 100 at "
                     "batch 1, 3 at larger batches)")
 parser.add_argument("--ablated", type=float, default=0.5, help="fraction of neurons ablated in "
                     "the ablated-model table (default 0.5; 0 skips the table)")
@@ -150,7 +150,7 @@ def run_table(title: str, ablated: float, rng, rows_out: list, models=("layer", 
                               for n in names)
             for batch in args.batches:
                 x = rng.standard_normal((batch, args.width), dtype=np.float32)
-                reps = args.repeats or (20 if batch == 1 else 3)
+                reps = args.repeats or (100 if batch == 1 else 3)
                 t = median_times({n: f for n, (f, _) in found.items()}, x, reps)
                 cells = " ".join(f"{t[n] * 1e3:>10.2f} ({t['dense'] / t[n]:>5.2f}x)" for n in names)
                 print(f"{model:8} {s:>8.0%} {batch:>5} {cells}   {memory}", flush=True)

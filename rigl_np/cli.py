@@ -42,6 +42,12 @@ def check(args, parser) -> None:
         parser.error(f"--model cnn expects 3x32x32 images (cifar10), not {args.dataset}")
     if args.model != "cnn" and args.dataset == "cifar10":
         parser.error(f"--model {args.model} expects 1x28x28 images; use --model cnn for cifar10")
+    if args.backend == "cupy":
+        from rigl_np.backend import cupy_available
+
+        if not cupy_available():
+            parser.error("--backend cupy needs CuPy and a CUDA device (pip install cupy-cuda12x "
+                         "on a GPU machine); use --backend numpy")
     if args.method == "dense" and args.sparsity:
         args.sparsity = 0.0
 

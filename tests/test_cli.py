@@ -37,6 +37,7 @@ def test_train_on_synthetic_writes_the_run_folder(tmp_path):
     (["--dataset", "imagenet"], "invalid choice: 'imagenet'"),
     (["--model", "cnn"], "--model cnn expects 3x32x32 images"),
     (["--epochs", "0"], "--epochs must be at least 1"),
+    (["--grad-accumulation", "100"], "--grad-accumulation must lie in [1, delta_t)"),
 ])
 def test_bad_options_exit_2_with_one_clear_line(args, message):
     result = _run("train", *args)
@@ -77,3 +78,11 @@ def test_compare_writes_the_table_reuses_finished_runs_and_refuses_stale_ones(tm
     assert "2 done before, 0 to run" in again.stdout
     stale = _run(*args[:-4], "--delta-t", "20", "--out", str(tmp_path))
     assert stale.returncode == 1 and "holds a run with other settings (sparse.delta_t)" in stale.stderr
+
+
+def test_cupy_backend_without_a_gpu_exits_2_with_advice():
+    from rigl_np.backend import cupy_available
+    if cupy_available():
+        pytest.skip("a GPU is present")
+    result = _run("train", "--backend", "cupy")
+    assert result.returncode == 2 and "--backend cupy needs CuPy and a CUDA device" in result.stderr

@@ -73,6 +73,7 @@ class Static:
     """
 
     name = "static"
+    extra_state = ()    # names of further {layer: array} dicts a checkpoint must hold
 
     def __init__(self, densities: dict, rng, snapshot_every: int = 0):
         self.densities, self.rng, self.snapshot_every = densities, rng, snapshot_every
@@ -116,6 +117,8 @@ class Static:
         arrays.update({f"ever/{n}": m for n, m in self.records.ever_active.items()})
         for step, packed in self.records.snapshots.items():
             arrays.update({f"snap/{n}@{step}": p for n, p in packed.items()})
+        for attr in self.extra_state:
+            arrays.update({f"{attr}/{n}": a for n, a in getattr(self, attr).items()})
         meta = {"updates": self.records.updates, "rng": self.rng.bit_generator.state}
         return arrays, meta
 
@@ -132,3 +135,6 @@ class Static:
         self.records.snapshots = dict(sorted(self.records.snapshots.items()))
         self.records.updates = meta["updates"]
         self.rng.bit_generator.state = meta["rng"]
+        for attr in self.extra_state:
+            setattr(self, attr, {k[len(attr) + 1:]: v for k, v in arrays.items()
+                                 if k.startswith(attr + "/")})

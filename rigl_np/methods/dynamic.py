@@ -50,6 +50,7 @@ class RigL(DynamicSparse):
     """Grow by the dense gradient; the update batch takes no optimizer step."""
 
     name = "rigl"
+    extra_state = ("dense_grads",)          # a checkpoint mid-accumulation must keep them
 
     def __init__(self, densities, rng, grad_accumulation=1, **schedule):
         super().__init__(densities, rng, **schedule)
@@ -69,15 +70,6 @@ class RigL(DynamicSparse):
     def grow_score(self, name):
         return rigl_score(self.dense_grads[name])
 
-    def state_dict(self):
-        arrays, meta = super().state_dict()
-        arrays.update({f"dense_grad/{n}": g for n, g in self.dense_grads.items()})
-        return arrays, meta
-
-    def load_state_dict(self, arrays, meta):
-        super().load_state_dict(arrays, meta)
-        self.dense_grads = {k[len("dense_grad/"):]: v for k, v in arrays.items()
-                            if k.startswith("dense_grad/")}
 
     def before_step(self, step, grads) -> bool:
         self._accumulate(step, grads)                      # dense, before masking
@@ -106,6 +98,7 @@ class SNFS(SET):
     """Grow by |EMA of dense gradients| (momentum-style, beta 0.9), kept every batch."""
 
     name = "snfs"
+    extra_state = ("ema",)
 
     def attach(self, model, optimizer):
         super().attach(model, optimizer)
@@ -119,12 +112,3 @@ class SNFS(SET):
 
     def grow_score(self, name):
         return snfs_score(self.ema[name])
-
-    def state_dict(self):
-        arrays, meta = super().state_dict()
-        arrays.update({f"ema/{n}": e for n, e in self.ema.items()})
-        return arrays, meta
-
-    def load_state_dict(self, arrays, meta):
-        super().load_state_dict(arrays, meta)
-        self.ema = {k[len("ema/"):]: v for k, v in arrays.items() if k.startswith("ema/")}

@@ -117,7 +117,12 @@ def _scatter(y, rows, bias):
 
 
 def median_times(functions: dict, x, repeats: int) -> dict:
-    """Median seconds per call, calls interleaved round-robin after one warm-up call each."""
+    """Median seconds per call, calls interleaved round-robin after one warm-up call each.
+
+    Every timed call starts from the same cold cache: ``evict`` rewrites a buffer twice the size
+    of a large L3 cache first (untimed). Without it the call after "masked" (which allocates and
+    frees a 64 MB temporary) paid ~0.2 ms more than the same call placed elsewhere in the round.
+    """
     results = {name: f(x) for name, f in functions.items()}
     reference = results["dense"]
     for name, y in results.items():  # every variant computes the same function
@@ -125,10 +130,19 @@ def median_times(functions: dict, x, repeats: int) -> dict:
     times = {name: [] for name in functions}
     for _ in range(repeats):
         for name, f in functions.items():
+            evict()
             start = time.perf_counter()
             f(x)
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+_FLUSH = np.zeros(16 << 20, dtype=np.float32)   # 64 MB
+
+
+def evict() -> None:
+    """Push every array of the previous call out of the CPU caches (in place: no page faults)."""
+    np.add(_FLUSH, 1.0, out=_FLUSH)
 
 
 def run_table(title: str, ablated: float, rng, rows_out: list, models=("layer", "MLP x3")):

@@ -61,6 +61,8 @@ class SparseConfig:
     t_end_fraction: float = opt(0.75, "fraction of training after which masks stop changing")
     drop_schedule: str = opt("cosine", "drop-fraction decay", ("cosine", "constant", "linear"))
     grad_accumulation: int = opt(1, "batches whose dense gradients are averaged for growth")
+    init: str = opt("dense", "He-init fan-in of masked weights: the layer's dense fan-in, or each "
+                    "neuron's sparse fan-in in its mask", ("dense", "sparse"))
     gamma_sal: float = opt(0.3, "SRigL: neuron ablation threshold (fraction of the fan-in)")
 
 

@@ -28,7 +28,7 @@ from rigl_np.checkpoint import load_checkpoint, save_checkpoint
 from rigl_np.data import channel_stats, load_dataset, normalize, num_batches
 from rigl_np.flops import flops_report, layer_flops
 from rigl_np.methods import densities_for, make_method, matched_width
-from rigl_np.models import build_model
+from rigl_np.models import build_model, sparse_fan_in_init
 from rigl_np.runfolder import save_snapshots, write_history_csv, write_json
 from rigl_np.sparsity import density_report
 from rigl_np.train import make_optimizer, train
@@ -120,6 +120,8 @@ def run(cfgs: dict, log=print, progress=None) -> dict:
     method = make_method(sparse, shapes, total_steps, mask_rng, run_cfg.snapshot_every)
     if method is not None:
         method.attach(model, optimizer)
+        if sparse.init == "sparse":
+            sparse_fan_in_init(model.params(), method.masks)
     # 4. resume or start afresh
     checkpoint, state = out / "checkpoint.npz", None
     if run_cfg.resume and checkpoint.exists():

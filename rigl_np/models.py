@@ -18,7 +18,7 @@ from rigl_np.nn import BatchNorm, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequ
 
 MODELS = ("lenet300", "lenet5", "cnn")
 
-__all__ = ["MODELS", "build_model", "he_init"]
+__all__ = ["MODELS", "build_model", "he_init", "sparse_fan_in_init"]
 
 
 def _w(n, width):
@@ -76,6 +76,25 @@ def he_init(model: Sequential, rng) -> None:
             fan_in = math.prod(p.shape[1:])
             draw = rng.standard_normal(p.shape) * math.sqrt(2.0 / fan_in)
             p[...] = backend.asarray(draw, dtype=p.dtype)
+
+
+def sparse_fan_in_init(params: dict, masks: dict) -> None:
+    """Rescale He-initialised masked weights to each neuron's *sparse* fan-in.
+
+    He init assumes every input is connected: std sqrt(2 / fan_in) with the dense fan-in. A neuron
+    that keeps only k of its fan_in inputs then starts with pre-activations sqrt(k / fan_in) too
+    small, and the shrinkage compounds layer by layer. Multiplying row i (one output neuron) by
+    sqrt(fan_in / k_i) gives std sqrt(2 / k_i), the sparse-aware initialisation of Evci et al.
+    2022 ("Gradient Flow in Sparse Neural Networks"). Rows with no inputs stay zero. The same random
+    draws are reused, so dense-init and sparse-init runs of one seed differ only by this scale.
+    """
+    for name, mask in masks.items():
+        w = params[name]                                     # (out, ...) masked weights
+        fan_in = math.prod(w.shape[1:])
+        k = mask.reshape(w.shape[0], -1).sum(axis=1)         # (out,) active inputs per neuron
+        xp = backend.array_module(w)
+        scale = xp.sqrt(fan_in / xp.maximum(k, 1)).astype(w.dtype)
+        w *= scale.reshape((-1,) + (1,) * (w.ndim - 1))
 
 
 def build_model(name: str, input_shape, num_classes: int, rng=None, width: float = 1.0) -> Sequential:

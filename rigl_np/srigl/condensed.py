@@ -62,6 +62,25 @@ def _blocks(n: int, bytes_each: int, budget):
     return [slice(s, min(s + step, n)) for s in range(0, n, max(1, step))]
 
 
+def _gathered_blocks(xt, indices, block_bytes):
+    """Yield (s, xt[indices[s]] (nb, k, B)) for blocks s of neurons, all in one reused scratch.
+
+    The positions are first copied into an intp scratch (``take`` would convert int16 into a fresh
+    array on every block) and gathered with ``take_rows`` into a second scratch; both stay in cache
+    from block to block (measured 1.3-1.6x faster than a plain ``xt.take`` per block at batch 1).
+    """
+    xp = backend.array_module(xt, indices)
+    (n_active, k), batch = indices.shape, xt.shape[1]
+    blocks = _blocks(n_active, k * batch * xt.itemsize, block_bytes)
+    rows = blocks[0].stop if blocks else 0
+    positions = xp.empty((rows, k), dtype=xp.intp)               # (nb, k) int16 -> intp
+    gathered = xp.empty((rows, k, batch), dtype=xt.dtype)        # (nb, k, B)
+    for s in blocks:
+        nb = s.stop - s.start
+        xp.copyto(positions[:nb], indices[s])
+        yield s, backend.take_rows(xt, positions[:nb], out=gathered[:nb])
+
+
 def condensed_forward(xt, values, indices, block_bytes=BLOCK_BYTES):
     """z[i, b] = sum_j values[i, j] * xt[indices[i, j], b] for every active neuron i.
 
@@ -72,10 +91,12 @@ def condensed_forward(xt, values, indices, block_bytes=BLOCK_BYTES):
     batch, (n_active, k) = xt.shape[1], values.shape
     z = xp.empty((n_active, batch), dtype=xp.result_type(xt, values))
     columns = _blocks(batch, k, BLAS_ONE_THREAD)                  # one chunk unless k*B >= 2**18
-    for s in _blocks(n_active, k * batch * xt.itemsize, block_bytes):
-        gathered = xt.take(indices[s], axis=0)                    # (nb, k, B) whole rows of xt
+    for s, gathered in _gathered_blocks(xt, indices, block_bytes):  # (nb, k, B) whole rows of xt
+        if batch == 1:  # one dot product of two k-vectors per neuron: no BLAS call per neuron
+            z[s, 0] = xp.einsum("ij,ij->i", values[s], gathered[:, :, 0])  # (nb,)
+            continue
         for c in columns:
-            z[s, c] = (values[s][:, None, :] @ gathered[:, :, c])[:, 0, :]  # (nb, bb)
+            xp.matmul(values[s][:, None, :], gathered[:, :, c], out=z[s, None, c])  # (nb, 1, bb)
     return z
 
 
@@ -89,8 +110,7 @@ def condensed_backward(dz, xt, values, indices, block_bytes=BLOCK_BYTES):
     xp = backend.array_module(dz, xt, values, indices)
     (n_in, batch), (n_active, k) = xt.shape, values.shape
     dvalues = xp.empty(values.shape, dtype=values.dtype)
-    for s in _blocks(n_active, k * batch * xt.itemsize, block_bytes):
-        gathered = xt.take(indices[s], axis=0)                    # (nb, k, B)
+    for s, gathered in _gathered_blocks(xt, indices, block_bytes):  # (nb, k, B)
         dvalues[s] = (gathered @ dz[s][:, :, None])[:, :, 0]      # (nb, k)
     dxt = xp.empty(xt.shape, dtype=xt.dtype)
     rows = indices.astype(xp.int64)[:, :, None]                   # (n_active, k, 1) no overflow

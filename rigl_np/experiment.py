@@ -153,7 +153,8 @@ def run(cfgs: dict, log=print, progress=None) -> dict:
                             {n: model.params()[n].shape for n in model.sparsifiable()})
     real = {n: v["density"] for n, v in report["layers"].items()}
     flops = flops_report(model, data.input_shape, sparse.method, real, sparse.delta_t,
-                         total_steps, int(sparse.t_end_fraction * total_steps))
+                         total_steps, int(sparse.t_end_fraction * total_steps),
+                         sparse.grad_accumulation)
     if sparse.method == "small-dense":
         dense_f = sum(layer_flops(full, data.input_shape).values())
         flops["train_multiplier"] = flops["inference_multiplier"] = flops["forward_dense"] / dense_f

@@ -9,6 +9,8 @@ With f_D the dense and f_S the sparse forward FLOPs of one example, one training
 dense 3·f_D; static, SET and small-dense 3·f_S; SNFS 2·f_S + f_D (it needs the dense gradient every
 step); RigL (3·f_S·ΔT + 2·f_S + f_D)/(ΔT + 1) (the dense gradient only on update steps); gradual
 pruning the mean over its schedule of 3·f_S(t). Everything is reported as a multiple of dense.
+RigL (and SRigL) averaging the growth gradient over n batches needs the dense gradient on n batches
+of every ΔT + 1: (3·f_S·(ΔT + 1 - n) + n·(2·f_S + f_D))/(ΔT + 1), the paper's formula at n = 1.
 """
 from __future__ import annotations
 
@@ -38,8 +40,12 @@ def forward_flops(flops: dict, densities: dict) -> float:
     return sum(f * densities.get(name, 1.0) for name, f in flops.items())
 
 
-def training_flops(method: str, f_dense: float, f_sparse: float, delta_t: int = 100) -> float:
-    """Training FLOPs per example for a method with fixed sparse cost ``f_sparse`` (not pruning)."""
+def training_flops(method: str, f_dense: float, f_sparse: float, delta_t: int = 100,
+                   grad_accumulation: int = 1) -> float:
+    """Training FLOPs per example for a method with fixed sparse cost ``f_sparse`` (not pruning).
+
+    ``grad_accumulation``: batches whose dense gradient RigL/SRigL average for growth (n above).
+    """
     if method == "dense":
         return 3 * f_dense
     if method in ("static", "set", "small-dense"):
@@ -47,7 +53,8 @@ def training_flops(method: str, f_dense: float, f_sparse: float, delta_t: int = 
     if method == "snfs":
         return 2 * f_sparse + f_dense
     if method in ("rigl", "srigl"):
-        return (3 * f_sparse * delta_t + 2 * f_sparse + f_dense) / (delta_t + 1)
+        n = grad_accumulation
+        return (3 * f_sparse * (delta_t + 1 - n) + n * (2 * f_sparse + f_dense)) / (delta_t + 1)
     raise ValueError(f"no training-FLOPs formula for method {method!r}")
 
 
@@ -68,7 +75,7 @@ def pruning_training_flops(flops: dict, densities: dict, total_steps: int, delta
 
 
 def flops_report(model, input_shape, method: str, densities: dict, delta_t: int = 100,
-                 total_steps: int = 1, t_end: int = 1) -> dict:
+                 total_steps: int = 1, t_end: int = 1, grad_accumulation: int = 1) -> dict:
     """Training and inference FLOPs of ``method`` as multiples of dense training and inference."""
     flops = layer_flops(model, input_shape)
     f_dense = sum(flops.values())
@@ -76,6 +83,6 @@ def flops_report(model, input_shape, method: str, densities: dict, delta_t: int 
     if method == "pruning":
         train = pruning_training_flops(flops, densities, total_steps, delta_t, 0, t_end)
     else:
-        train = training_flops(method, f_dense, f_sparse, delta_t)
+        train = training_flops(method, f_dense, f_sparse, delta_t, grad_accumulation)
     return {"forward_dense": f_dense, "forward_sparse": f_sparse,
             "train_multiplier": train / (3 * f_dense), "inference_multiplier": f_sparse / f_dense}

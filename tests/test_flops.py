@@ -20,6 +20,14 @@ def test_method_formulas():
         training_flops("lottery", fd, fs)
 
 
+def test_growth_gradient_accumulation_pays_a_dense_gradient_per_accumulated_batch():
+    fd, fs = 100.0, 10.0
+    assert training_flops("rigl", fd, fs, 100, grad_accumulation=1) == training_flops("rigl", fd, fs, 100)
+    assert training_flops("srigl", fd, fs, 100, grad_accumulation=101) == pytest.approx(2 * fs + fd)
+    one, many = (training_flops("rigl", fd, fs, 100, grad_accumulation=n) for n in (1, 32))
+    assert many - one == pytest.approx(31 * (fd - fs) / 101)  # 31 more batches: f_D instead of f_S
+
+
 def test_layer_flops_use_the_conv_output_size():
     flops = layer_flops(build_model("lenet5", (1, 28, 28), 10), (1, 28, 28))
     assert flops["conv1.weight"] == 2 * (6 * 1 * 5 * 5) * 28 * 28

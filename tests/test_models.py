@@ -4,7 +4,8 @@ import pytest
 
 from rigl_np import backend
 from rigl_np.functional import softmax_cross_entropy
-from rigl_np.models import build_model
+from rigl_np.models import build_model, sparse_fan_in_init
+from rigl_np.sparsity import random_masks
 
 
 def _float64(model):
@@ -77,6 +78,26 @@ def test_he_init_statistics():
     assert w.dtype == np.float32
     assert w.std() == pytest.approx(np.sqrt(2 / 784), rel=0.02)
     assert np.all(backend.to_numpy(model.params()["fc1.bias"]) == 0)
+
+
+@pytest.mark.parametrize("name", ["fc1.weight", "conv2.weight"])
+def test_sparse_fan_in_init_scales_each_neuron_to_its_own_fan_in(name):
+    model = build_model("lenet5" if name.startswith("conv") else "lenet300", (1, 28, 28), 10,
+                        backend.host_rng(0))
+    w = model.params()[name]
+    mask = random_masks({name: w.shape}, {name: 0.05}, backend.host_rng(1))[name]
+    mask.reshape(w.shape[0], -1)[0] = False                      # one neuron with no inputs
+    w *= mask
+    before = w.copy()
+    sparse_fan_in_init(model.params(), {name: mask})
+    rows, dense_rows, m = (a.reshape(w.shape[0], -1) for a in (w, before, mask))
+    k = m.sum(axis=1)                                            # (out,) inputs per neuron
+    assert np.all(rows[0] == 0) and np.all(rows[~m] == 0)        # zeros stay zero
+    ratio = rows[1:][m[1:]] / dense_rows[1:][m[1:]]              # the same draws, rescaled
+    expected = np.repeat(np.sqrt(m.shape[1] / k[1:]), k[1:])
+    np.testing.assert_allclose(ratio, expected, rtol=1e-6)
+    active = rows[m]                                             # overall std: sqrt(2 / k)
+    assert active.std() == pytest.approx(np.sqrt(2 / k[1:].mean()), rel=0.1)
 
 
 def test_same_seed_same_model_and_width_scales_hidden_layers():

@@ -13,23 +13,28 @@ is stored as
 and computes y[:, i] = sum_j x[:, idx[i, j]] * val[i, j] + b[i] for the active neurons.
 
 How, and why (timings in benchmarks/condensed.py): the input is transposed once to xt (in, B), so
-that gathering xt[idx] copies whole contiguous rows of B numbers rather than B scattered elements;
-each neuron's k gathered rows are then reduced against its k values by one stacked (1, k) @ (k, B)
-matmul (measured faster than einsum, a multiply-sum or vecdot at batch 1, 16 and 256). Neurons go
-in blocks whose gathered (nb, k, B) buffer is about ``block_bytes`` (512 KiB: it stays in a CPU
-core's cache, and small buffers avoid fresh page faults on every call; on a GPU pass None, one
-block). The same code serves batch 1 and batch 256.
+that gathering xt[idx] copies whole contiguous rows of B numbers rather than B scattered elements.
+Neurons go in blocks whose gathered (nb, k, B) buffer is about ``block_bytes`` (512 KiB; on a GPU
+pass None, one block). For each block the int16 indices are copied into an intp scratch and
+gathered by ``backend.take_rows`` into a second scratch, both reused by every block of the call:
+NumPy's ``take`` would otherwise convert the indices into a fresh array per block and check each
+index on a slow path (together about 1.5x slower). Each neuron's k gathered rows are then reduced
+against its k values: at batch 1 by one ``einsum`` over the block (a dot product per neuron, no
+BLAS call per neuron: about 1.5x faster than the matmul at 99 % sparsity), otherwise by a stacked
+(1, k) @ (k, B) matmul.
 
 Where NumPy stops gaining: the work is O(nnz * B) instead of O(N * B), but it is done by NumPy's
-single-threaded gather, about 1.5-2 ns per connection and batch column (a third of it converting
-the int16 indices to intp), while BLAS streams the dense weight at about 0.2 ns per weight at
-batch 1 (memory-bound, 64 MB in 2-3 ms here) and computes on all cores at batch 256. So at batch 1
-the condensed layer breaks even near 90 % sparsity (density ~ 0.2 / 1.5-2) and gains about 1.5x
-at 95 % and 6x at 99 % on a quiet machine (more on a busy one, where handing the dense product to
-a second BLAS thread costs milliseconds); at batch 256 it breaks even between 90 and 95 %, and
-SciPy's compiled CSR loop beats it by about 2x there, because NumPy must write every gathered row
-to memory before multiplying it. A layer with ablated neurons is also just a smaller dense layer:
-at batch 256 that form wins at moderate sparsity (benchmarks/condensed.py times both).
+single-threaded gather, about 1.5 ns per connection and batch column with the layer's arrays in
+cache and about 4 ns from a cold cache (every page of values, indices and scratch is then a cache
+and TLB miss on this virtual machine), while BLAS streams the dense weight at about 0.2 ns per
+weight at batch 1 (memory-bound, 64 MB in 2.5-3.5 ms here, on 2 threads). So at batch 1 and from a
+cold cache the condensed layer breaks even near 90 % sparsity, gains 1.2-1.7x at 95 % and about 5x
+at 99 % (roughly twice that when its arrays stay in cache between calls). Splitting the gather
+over two Python threads (NumPy releases the GIL) did not help at these sizes: handing work to a
+thread costs as much as it saves. At batch 256 it breaks even between 90 and 95 %, and SciPy's
+compiled CSR loop beats it by about 2x, because NumPy must write every gathered row to memory
+before multiplying it. A layer with ablated neurons is also just a smaller dense layer: at batch
+256 that form wins at moderate sparsity (benchmarks/condensed.py times both).
 
 Backward: dvalues uses the same gather; dx must add each value's contribution onto a shared input,
 and NumPy's ``add.at`` does not exist in CuPy, so it is a ``bincount`` with weights over the flat

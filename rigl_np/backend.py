@@ -118,8 +118,8 @@ def take_rows(a, indices, out=None):
     """``a.take(indices, axis=0, out=out)`` for ``indices`` already known to lie in ``[0, len(a))``.
 
     NumPy's default ``mode="raise"`` checks every index on a slow path; ``mode="wrap"`` returns
-    the same rows for in-range indices and gathers about 1.8x faster (measured on the condensed
-    layers' gather, benchmarks/condensed.py). CuPy's ``take`` has no ``mode`` (it always wraps).
+    the same rows for in-range indices and gathers faster (measured here: 1.5 instead of 2.7 ns
+    per element from a 4096-float source in cache). CuPy's ``take`` has no ``mode`` (it wraps).
     """
     if _is_cupy(a):
         return a.take(indices, axis=0, out=out)

@@ -25,15 +25,15 @@ from a cold cache at batch 1: 1.25x faster at 90 % sparsity, about 1.1x at 95 %,
 99 %, where cache misses on the layer's own arrays dominate.
 
 Where NumPy stops gaining: the work is O(nnz * B) instead of O(N * B), but it is done by NumPy's
-single-threaded gather, about 1.5 ns per connection and batch column with the layer's arrays in
-cache and about 4 ns from a cold cache (every page of values, indices and scratch is then a cache
+single-threaded gather, about 2 ns per connection and batch column with the layer's arrays in
+cache and 3-4 ns from a cold cache (every page of values, indices and scratch is then a cache
 and TLB miss on this virtual machine), while BLAS streams the dense weight at about 0.2 ns per
 weight at batch 1 (memory-bound, 64 MB in 2.5-3.5 ms here, on 2 threads). So at batch 1 and from a
-cold cache the condensed layer breaks even near 90 % sparsity, gains 1.2-1.7x at 95 % and about 5x
-at 99 % (roughly twice that when its arrays stay in cache between calls). Splitting the gather
+cold cache the condensed layer breaks even near 90 % sparsity, gains 1.4-1.9x at 95 % and about 5x
+at 99 % (roughly 1.5-2x that when its arrays stay in cache between calls). Splitting the gather
 over two Python threads (NumPy releases the GIL) did not help at these sizes: handing work to a
-thread costs as much as it saves. At batch 256 it breaks even between 90 and 95 %, and SciPy's
-compiled CSR loop beats it by about 2x, because NumPy must write every gathered row to memory
+thread costs as much as it saves. At batch 256 it breaks even near 97 %, and SciPy's compiled
+CSR loop beats it by 1.3-1.5x, because NumPy must write every gathered row to memory
 before multiplying it. A layer with ablated neurons is also just a smaller dense layer: at batch
 256 that form wins at moderate sparsity (benchmarks/condensed.py times both).
 

@@ -103,8 +103,8 @@ def measure(model_name: str, repeats: int) -> dict:
            "floor": lambda: [a @ b for a, b in pairs]}
     times = _median_times(fns, repeats)
     # PyTorch in a round of its own: its OpenMP threads keep spinning for a while after each
-    # call, and in the same round they slowed whichever NumPy function came next (measured: the
-    # sparse/dense ratio of the MLP at 2 threads read 1.69 instead of 1.15).
+    # call and compete for the second core with the NumPy functions timed after it (measured:
+    # in one shared round the MLP's sparse/dense ratio at 2 threads read 1.69, alone 1.08-1.10).
     torch_step = _torch_step(model_name, x, y)
     if torch_step is not None:
         against = _median_times({"torch": torch_step, "step": fns["step"]}, repeats)

@@ -235,6 +235,21 @@ def test_condensed_round_trip_is_exact_and_forward_equals_masked_dense(backend_n
         assert np.allclose(out[:, 1], b[1])                        # ablated: just its bias
 
 
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("rows_per_block", [1, 3, 7, None])     # 7 neurons: 3+3+1 is ragged
+def test_condensed_forward_blocks_reuse_one_scratch_correctly(backend_name, batch, rows_per_block):
+    rng = np.random.default_rng(batch)
+    n_in, n_active, k = 12, 7, 5
+    xt = rng.standard_normal((n_in, batch))                        # (in, B)
+    values = rng.standard_normal((n_active, k))                    # (n_active, k)
+    indices = np.stack([rng.choice(n_in, k, replace=False) for _ in range(n_active)])
+    indices = indices.astype(np.int16)
+    expected = np.einsum("ij,ijb->ib", values, xt[indices])       # (n_active, B)
+    block_bytes = None if rows_per_block is None else rows_per_block * k * batch * xt.itemsize
+    z = condensed.condensed_forward(dev(xt), dev(values), dev(indices), block_bytes)
+    np.testing.assert_allclose(host(z), expected, rtol=1e-12, atol=1e-12)
+
+
 def test_index_dtype_is_the_smallest_that_holds_the_fan_in():
     small = CondensedLinear.from_dense(np.ones((2, 300)), np.ones((2, 300), bool))
     wide = CondensedLinear.from_dense(np.ones((2, 40000)), np.ones((2, 40000), bool))

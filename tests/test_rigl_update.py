@@ -134,6 +134,11 @@ def test_select_top_k_edges(backend_name):
     assert not backend.to_numpy(select_top_k(score, cand, 0)).any()
     assert backend.to_numpy(select_top_k(score, cand, 4)).tolist() == [True, False, True, True,
                                                                        False, True]
+    few = backend.asarray(np.array([False, True, False, False, True, False]))  # gathered path
+    assert backend.to_numpy(select_top_k(score, few, 2)).tolist() == [False, True, False, False,
+                                                                      True, False]
+    assert backend.to_numpy(select_top_k(score, few, 1)).tolist() == [False, False, False, False,
+                                                                      True, False]
 
 
 def test_tie_noise_is_seeded_and_keeps_counts(backend_name):

@@ -6,10 +6,12 @@ SNFS all drop this way; they differ only in how they grow (grow.py).
 
 The tie rule, used for dropping and growing alike: candidates are ranked by
 (score descending, flat index ascending) and the first k are chosen, so among equal scores the
-lower flat (C-order) index wins. ``select_top_k`` gathers the candidates, finds the k-th largest
-score with a partition (O(N), where a full sort would be O(N log N)) and settles the ties at that
-threshold by flat index with a cumulative sum. Gathering first matters: a partition over the
-whole layer with the non-candidates set to -inf meets ~90 % equal values and is ~10x slower.
+lower flat (C-order) index wins. ``select_top_k`` finds the k-th largest candidate score with a
+partition (O(N), where a full sort would be O(N log N)) and settles the ties at that threshold by
+flat index with a cumulative sum. When few positions are candidates (dropping: only the active
+ones) it gathers them first: a partition over the whole layer with the non-candidates at -inf
+would meet ~90 % equal values and be ~10x slower. When most are (growing: everything not kept)
+it ranks in place with the rest at -inf, which saves listing and gathering ~90 % of the layer.
 
 Differences from the official code and rigl-torch, which rank |W| over *all* positions (inactive
 ones score 0): here only active connections can be kept, so a zero-valued active weight never
@@ -29,21 +31,33 @@ def select_top_k(score, candidates, k: int):
     xp = backend.array_module(score, candidates)
     if k <= 0:
         return xp.zeros(score.shape, dtype=bool)
-    index = xp.flatnonzero(candidates)                            # (C,) ascending flat indices
-    s = score.ravel()[index]                                      # (C,) candidates only, so the
-    c = index.size                                                # partition meets no filler
+    flat = candidates.ravel()                                     # (N,)
+    c = int(xp.count_nonzero(flat))
+    if 2 * c > flat.size:
+        # 1a. most positions compete (growth): rank in place, the rest at -inf
+        index, s = None, xp.where(flat, score.ravel(), -xp.inf)   # (N,)
+    else:
+        # 1b. few compete (drop): gather them, so the partition meets no filler
+        index = xp.flatnonzero(flat)                              # (C,) ascending flat indices
+        s = score.ravel()[index]                                  # (C,)
     if k < c:
-        threshold = xp.partition(s, c - k)[c - k]                 # () the k-th largest score
-        above = s > threshold                                     # (C,) fewer than k of these
-        at = s == threshold                                       # (C,) the ties at the threshold
+        # 2. the k-th largest score, then the ties at it in flat-index order
+        threshold = xp.partition(s, s.size - k)[s.size - k]       # () a candidate's score
+        above = s > threshold                                     # fewer than k of these
+        at = s == threshold                                       # the ties at the threshold
         ties_needed = k - int(xp.count_nonzero(above))
         if int(xp.count_nonzero(at)) > ties_needed:               # more ties than places left:
             # take them in flat-index order (int32 counts: NumPy's int64 cumsum is ~10x slower,
             # and a layer has fewer than 2**31 weights)
             at &= xp.cumsum(at, dtype=xp.int32) <= ties_needed
-        index = index[above | at]                                 # (k,)
+        picked = above | at
+    else:
+        picked = flat if index is None else xp.ones(c, dtype=bool)
+    # 3. back to the layer's shape
+    if index is None:
+        return picked.reshape(score.shape).copy()
     chosen = xp.zeros(score.size, dtype=bool)
-    chosen[index] = True
+    chosen[index[picked]] = True
     return chosen.reshape(score.shape)
 
 

@@ -75,6 +75,14 @@ def _model_axes(rows: list, panel=(5.0, 3.6)):
     return fig, dict(zip(models, axes[0]))
 
 
+def _label(axes: dict, xlabel: str, ylabel: str, title: str, title_size=None, **legend) -> None:
+    """Axis labels, "<model>: <title>" and a legend on every model's panel."""
+    for model, ax in axes.items():
+        ax.set(xlabel=xlabel, ylabel=ylabel)
+        ax.set_title(f"{model}: {title}", fontsize=title_size)
+        ax.legend(fontsize=8, **legend)
+
+
 def plot_accuracy_vs_sparsity(rows: list):
     """Test accuracy (mean ± std over seeds) against real sparsity, one line per method."""
     fig, axes = _model_axes(rows)
@@ -89,11 +97,7 @@ def plot_accuracy_vs_sparsity(rows: list):
         x = [r["sparsity"] if r["method"] == "small-dense" else 1 - r["global_density"]
              for r in group]
         ax.errorbar(x, acc, yerr=std, marker="o", capsize=3, color=colour, label=label)
-    for model, ax in axes.items():
-        ax.set_xlabel("sparsity (1 - real global density)")
-        ax.set_ylabel("test accuracy")
-        ax.set_title(f"{model}: accuracy vs sparsity")
-        ax.legend(fontsize=8)
+    _label(axes, "sparsity (1 - real global density)", "test accuracy", "accuracy vs sparsity")
     return fig
 
 
@@ -108,12 +112,10 @@ def plot_accuracy_vs_flops(rows: list):
         for xi, r in zip(x, group):
             ax.annotate(f"{r['sparsity']:g}", (xi, r["accuracy_mean"]), fontsize=7,
                         textcoords="offset points", xytext=(3, 3))
-    for model, ax in axes.items():
+    for ax in axes.values():
         ax.set_xscale("log")
-        ax.set_xlabel("training FLOPs (x dense, log); labels: sparsity")
-        ax.set_ylabel("test accuracy")
-        ax.set_title(f"{model}: accuracy vs training cost")
-        ax.legend(fontsize=8)
+    _label(axes, "training FLOPs (x dense, log); labels: sparsity", "test accuracy",
+           "accuracy vs training cost")
     return fig
 
 
@@ -132,13 +134,12 @@ def plot_flops_vs_time(rows: list):
             axes[model].plot([r["train_flops"] for r in group],
                              [r["seconds"] / dense[model] for r in group], "o", color=colour,
                              label=label)
-    for model, ax in axes.items():
+    for ax in axes.values():
         ax.axline((0, 0), (1, 1), color="grey", linestyle=":", label="time = FLOPs")
         ax.axhline(1, color="black", linewidth=0.8, linestyle="--")
         ax.set_xlim(0, 1.1)
         ax.set_ylim(0, ax.get_ylim()[1] * 1.05)
-        ax.set_xlabel("theoretical training FLOPs (x dense)")
-        ax.set_ylabel("measured wall time (x dense)")
-        ax.set_title(f"{model}: theory vs wall time of masked dense compute", fontsize=10)
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
+    _label(axes, "theoretical training FLOPs (x dense)", "measured wall time (x dense)",
+           "theory vs wall time of masked dense compute", title_size=10, loc="upper left",
+           bbox_to_anchor=(1, 1))
     return fig

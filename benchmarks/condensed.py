@@ -145,7 +145,7 @@ def evict() -> None:
     """Push every array of the previous call out of the CPU caches by reading 64 MB.
 
     Reading, as a dense layer's forward does: a write sweep would also leave 64 MB of dirty lines
-    that the next call's misses must write back first (measured: ~15 % slower at 99 % sparsity).
+    that the next call's misses must write back first (measured: 15-20 % slower at 99 % sparsity).
     """
     _FLUSH.sum()
 

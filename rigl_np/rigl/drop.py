@@ -52,10 +52,10 @@ def select_top_k(score, candidates, k: int):
             at &= xp.cumsum(at, dtype=xp.int32) <= ties_needed
         picked = above | at
     else:
-        picked = flat if index is None else xp.ones(c, dtype=bool)
+        picked = flat.copy() if index is None else xp.ones(c, dtype=bool)
     # 3. back to the layer's shape
     if index is None:
-        return picked.reshape(score.shape).copy()
+        return picked.reshape(score.shape)
     chosen = xp.zeros(score.size, dtype=bool)
     chosen[index[picked]] = True
     return chosen.reshape(score.shape)

@@ -26,9 +26,9 @@ from a cold cache at batch 1: 1.25x faster at 90 % sparsity, about 1.1x at 95 %,
 
 Where NumPy stops gaining: the work is O(nnz * B) instead of O(N * B), but it is done by NumPy's
 single-threaded gather, about 2 ns per connection and batch column with the layer's arrays in
-cache and 3-4 ns from a cold cache (every page of values, indices and scratch is then a cache
-and TLB miss on this virtual machine), while BLAS streams the dense weight at about 0.2 ns per
-weight at batch 1 (memory-bound, 64 MB in 2.5-3.5 ms here, on 2 threads). So at batch 1 and from a
+cache and 3-4 ns from a cold cache (values, indices and scratch then all miss the caches), while
+BLAS streams the dense weight at about 0.2 ns per weight at batch 1 (memory-bound, 64 MB in
+2.5-3.5 ms here, on 2 threads). So at batch 1 and from a
 cold cache the condensed layer breaks even near 90 % sparsity, gains 1.4-1.9x at 95 % and about 5x
 at 99 % (roughly 1.5-2x that when its arrays stay in cache between calls). Splitting the gather
 over two Python threads (NumPy releases the GIL) did not help at these sizes: handing work to a

@@ -1,5 +1,7 @@
 """``python -m rigl_np check-update FILE.npz``: check another implementation's RigL update against ours.
 
+Host-side module (it reads the file with NumPy).
+
 Save one layer's update from your code as an ``.npz`` (``np.savez``; plain arrays, no pickles):
 
   weight         the weight *before* the update, any shape (say (out, in))

@@ -48,7 +48,9 @@ def check(args, parser) -> None:
         if not cupy_available():
             parser.error("--backend cupy needs CuPy and a CUDA device (pip install cupy-cuda12x "
                          "on a GPU machine); use --backend numpy")
-    if args.method == "dense" and args.sparsity:
+    from rigl_np.methods import get
+
+    if get(args.method).dense_baseline and args.sparsity:
         args.sparsity = 0.0
 
 

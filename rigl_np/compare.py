@@ -21,6 +21,8 @@ import statistics
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from rigl_np.config import run_name
+from rigl_np.methods import facts, get
 from rigl_np.runfolder import atomic_write_bytes, read_json
 
 
@@ -29,7 +31,8 @@ def grid(base: dict, models, methods, sparsities, seeds) -> list:
     cells = []
     for model in models:
         for method, distribution in methods:
-            for sparsity in ([0.0] if method == "dense" else sparsities):
+            baseline = get(method).dense_baseline          # runs once, at sparsity 0
+            for sparsity in ([0.0] if baseline else sparsities):
                 for seed in seeds:
                     cfgs = copy.deepcopy(base)
                     cfgs["model"].model = model
@@ -40,16 +43,11 @@ def grid(base: dict, models, methods, sparsities, seeds) -> list:
     return cells
 
 
-def run_name(cfgs) -> str:
-    s = cfgs["sparse"]
-    tag = "dense" if s.method == "dense" else f"{s.method}-{s.distribution}-{s.sparsity:g}"
-    return f"{cfgs['model'].model}-{tag}-seed{cfgs['optim'].seed}"
-
-
 def row_from(config: dict, metrics: dict) -> dict:
     """One table row from a run's config.json (as dicts) and metrics.json."""
-    s = config["sparse"]
+    s, kind = config["sparse"], facts(config, metrics)
     return {"model": config["model"]["model"], "method": s["method"],
+            "has_masks": kind["has_masks"], "dense_baseline": kind["dense_baseline"],
             "distribution": s["distribution"], "sparsity": s["sparsity"],
             "seed": config["optim"]["seed"], "test_accuracy": metrics["test_accuracy"],
             "global_density": metrics["global_density"],
@@ -66,9 +64,11 @@ def summarise(rows: list) -> list:
     table = []
     for (model, method, distribution, sparsity), runs in groups.items():
         acc = [r["test_accuracy"] for r in runs]
+        first = runs[0]
         table.append({
-            "model": model, "method": method,
-            "distribution": "-" if method in ("dense", "small-dense") else distribution,
+            "model": model, "method": method, "has_masks": first["has_masks"],
+            "dense_baseline": first["dense_baseline"],
+            "distribution": distribution if first["has_masks"] else "-",
             "sparsity": sparsity, "seeds": len(runs),
             "accuracy_mean": statistics.mean(acc),
             "accuracy_std": statistics.stdev(acc) if len(acc) > 1 else 0.0,

@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 from dataclasses import dataclass, field
 
+from rigl_np import methods
 from rigl_np.data import DATASETS
 from rigl_np.models import MODELS
 from rigl_np.sparsity import DISTRIBUTIONS as SPARSITY_DISTRIBUTIONS
@@ -20,7 +21,7 @@ def opt(default, help, choices=None):
     return field(default=default, metadata={"help": help, "choices": choices})
 
 
-METHODS = ("dense", "static", "set", "snfs", "rigl", "pruning", "small-dense", "srigl")
+METHODS = methods.NAMES
 DISTRIBUTIONS = (*SPARSITY_DISTRIBUTIONS, "uniform-first-dense")  # the last: rigl-torch's
 
 
@@ -68,7 +69,8 @@ class SparseConfig:
 
 @dataclass
 class RunConfig:
-    out: str = opt(None, "run folder (default runs/<method>-<sparsity>-<model>-seed<seed>)")
+    out: str = opt(None, "run folder (default runs/<dataset>-<model>-<method>-<distribution>-"
+                   "<sparsity>-seed<seed>, or runs/<dataset>-<model>-dense-seed<seed>)")
     backend: str = opt("numpy", "array backend", ("numpy", "cupy"))
     snapshot_every: int = opt(0, "save bit-packed mask snapshots every N batches (0: at updates)")
     checkpoint_every: int = opt(200, "write a checkpoint every N batches (and after every epoch)")
@@ -77,6 +79,15 @@ class RunConfig:
 
 GROUPS = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig,
           "sparse": SparseConfig, "run": RunConfig}
+
+
+def run_name(cfgs: dict) -> str:
+    """"lenet300-rigl-erk-0.9-seed0" ("lenet300-dense-seed0" for the dense baseline): a run's
+    folder name inside a compare grid; a lone run's default folder prefixes the data set."""
+    s = cfgs["sparse"]
+    tag = (s.method if methods.get(s.method).dense_baseline
+           else f"{s.method}-{s.distribution}-{s.sparsity:g}")
+    return f"{cfgs['model'].model}-{tag}-seed{cfgs['optim'].seed}"
 
 
 def add_arguments(parser: argparse.ArgumentParser, groups=GROUPS) -> None:

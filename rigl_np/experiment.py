@@ -7,7 +7,7 @@ and at the end ``metrics.json``, ``history.csv`` and ``masks.npz``. Steps:
 1. choose the backend; load and normalise the data (host arrays);
 2. seed: one host RNG stream for initialisation, another for masks (so a dense and a sparse run
    with the same seed start from the same weights);
-3. build the model (narrowed for small-dense), the optimizer and the sparse method;
+3. build the method, the model it trains (narrowed for small-dense), the optimizer;
 4. resume from the run folder's checkpoint if asked, else start afresh;
 5. train; Ctrl-C writes a checkpoint and stops cleanly (``Interrupted``);
 6. measure what the run really is (per-layer and global density, FLOPs) and write it down.
@@ -25,9 +25,10 @@ from pathlib import Path
 
 from rigl_np import backend
 from rigl_np.checkpoint import load_checkpoint, save_checkpoint
+from rigl_np.config import run_name
 from rigl_np.data import channel_stats, load_dataset, normalize, num_batches
-from rigl_np.flops import flops_report, layer_flops
-from rigl_np.methods import densities_for, make_method, matched_width
+from rigl_np.flops import flops_report
+from rigl_np.methods import make_method
 from rigl_np.models import build_model, sparse_fan_in_init
 from rigl_np.runfolder import save_snapshots, write_history_csv, write_json
 from rigl_np.sparsity import density_report
@@ -66,9 +67,7 @@ def prepare_data(data_cfg) -> Prepared:
 
 
 def default_run_dir(cfgs) -> Path:
-    s, o = cfgs["sparse"], cfgs["optim"]
-    tag = s.method if s.method == "dense" else f"{s.method}-{s.distribution}-{s.sparsity:g}"
-    return Path("runs") / f"{cfgs['data'].dataset}-{cfgs['model'].model}-{tag}-seed{o.seed}"
+    return Path("runs") / f"{cfgs['data'].dataset}-{run_name(cfgs)}"
 
 
 def epoch_logger(stream=sys.stdout):
@@ -107,21 +106,16 @@ def run(cfgs: dict, log=print, progress=None) -> dict:
     data = prepare_data(data_cfg)
     # 2. seeds: one stream for the weights, one for the masks
     init_rng, mask_rng = backend.host_rng([optim.seed, 0]), backend.host_rng([optim.seed, 1])
-    # 3. model, optimizer and method
+    # 3. the method (it knows its densities and its model), the model, the optimizer
     full = build_model(model_cfg.model, data.input_shape, data.num_classes)
     shapes = {n: full.params()[n].shape for n in full.sparsifiable()}
-    densities = densities_for(sparse, shapes)
-    width = 1.0
-    if sparse.method == "small-dense":
-        width = matched_width(model_cfg.model, data.input_shape, data.num_classes, densities)
-    model = build_model(model_cfg.model, data.input_shape, data.num_classes, init_rng, width)
-    optimizer = make_optimizer(model.params(), optim)
     total_steps = optim.epochs * num_batches(len(data.train_y), optim.batch_size)
     method = make_method(sparse, shapes, total_steps, mask_rng, run_cfg.snapshot_every)
-    if method is not None:
-        method.attach(model, optimizer)
-        if sparse.init == "sparse":
-            sparse_fan_in_init(model.params(), method.masks)
+    model = method.build_model(model_cfg.model, data.input_shape, data.num_classes, init_rng)
+    optimizer = make_optimizer(model.params(), optim)
+    method.attach(model, optimizer)
+    if sparse.init == "sparse":
+        sparse_fan_in_init(model.params(), method.masks)
     # 4. resume or start afresh
     checkpoint, state = out / "checkpoint.npz", None
     if run_cfg.resume and checkpoint.exists():
@@ -147,23 +141,18 @@ def run(cfgs: dict, log=print, progress=None) -> dict:
     if ctrl_c.requested:
         raise Interrupted(out)
     # 6. what the run really is
-    masks = method.masks if method is not None else {}
-    records = getattr(method, "records", None)
-    report = density_report({n: backend.to_numpy(m) for n, m in masks.items()},
+    report = density_report({n: backend.to_numpy(m) for n, m in method.masks.items()},
                             {n: model.params()[n].shape for n in model.sparsifiable()})
     real = {n: v["density"] for n, v in report["layers"].items()}
-    flops = flops_report(model, data.input_shape, sparse.method, real, sparse.delta_t,
-                         total_steps, int(sparse.t_end_fraction * total_steps),
-                         sparse.grad_accumulation)
-    if sparse.method == "small-dense":
-        dense_f = sum(layer_flops(full, data.input_shape).values())
-        flops["train_multiplier"] = flops["inference_multiplier"] = flops["forward_dense"] / dense_f
+    records = method.records
     metrics = {
         "test_accuracy": state.last["test_accuracy"], "history": state.history,
         "layer_density": real, "layer_nnz": {n: v["nnz"] for n, v in report["layers"].items()},
         "global_density": report["global_density"], "nominal_sparsity": sparse.sparsity,
-        "width": width, "train_seconds": sum(r["seconds"] for r in state.history),
-        "flops": flops, "mask_updates": records.updates if records else [],
+        "width": method.width, "method": method.kind(),
+        "train_seconds": sum(r["seconds"] for r in state.history),
+        "flops": flops_report(full, data.input_shape, method, real),
+        "mask_updates": records.updates if records else [],
         "itop_rate": records.itop_rate() if records else 1.0, "run_dir": str(out),
         "total_steps": total_steps, "input_shape": list(data.input_shape),
         "num_classes": data.num_classes,
@@ -171,5 +160,6 @@ def run(cfgs: dict, log=print, progress=None) -> dict:
     write_json(out / "metrics.json", metrics)
     write_history_csv(out / "history.csv", state.history)
     if records:
-        save_snapshots(out / "masks.npz", records.snapshots, {n: m.shape for n, m in masks.items()})
+        save_snapshots(out / "masks.npz", records.snapshots,
+                       {n: m.shape for n, m in method.masks.items()})
     return metrics

@@ -1,4 +1,4 @@
-"""Theoretical FLOPs, the RigL paper's accounting (Appendix H; SPEC "FLOPs").
+"""Theoretical FLOPs, the RigL paper's accounting (Appendix H; docs/semantics.md "FLOPs").
 
 Only the multiply-adds of the sparsifiable layers count (2 FLOPs each): a Linear layer of
 (out, in) costs 2·in·out per example, a Conv2d layer 2·C_in·kh·kw·C_out·H_out·W_out. A sparse layer
@@ -9,6 +9,7 @@ With f_D the dense and f_S the sparse forward FLOPs of one example, one training
 dense 3·f_D; static, SET and small-dense 3·f_S; SNFS 2·f_S + f_D (it needs the dense gradient every
 step); RigL (3·f_S·ΔT + 2·f_S + f_D)/(ΔT + 1) (the dense gradient only on update steps); gradual
 pruning the mean over its schedule of 3·f_S(t). Everything is reported as a multiple of dense.
+Each method (``rigl_np.methods``) says which formula is its own (``Method.training_flops``).
 RigL (and SRigL) averaging the growth gradient over n batches needs the dense gradient on n batches
 of every ΔT + 1: (3·f_S·(ΔT + 1 - n) + n·(2·f_S + f_D))/(ΔT + 1), the paper's formula at n = 1.
 """
@@ -40,22 +41,17 @@ def forward_flops(flops: dict, densities: dict) -> float:
     return sum(f * densities.get(name, 1.0) for name, f in flops.items())
 
 
-def training_flops(method: str, f_dense: float, f_sparse: float, delta_t: int = 100,
-                   grad_accumulation: int = 1) -> float:
-    """Training FLOPs per example for a method with fixed sparse cost ``f_sparse`` (not pruning).
+def snfs_training_flops(f_dense: float, f_sparse: float) -> float:
+    """SNFS: the dense gradient every batch, 2 f_S + f_D per example."""
+    return 2 * f_sparse + f_dense
 
-    ``grad_accumulation``: batches whose dense gradient RigL/SRigL average for growth (n above).
-    """
-    if method == "dense":
-        return 3 * f_dense
-    if method in ("static", "set", "small-dense"):
-        return 3 * f_sparse
-    if method == "snfs":
-        return 2 * f_sparse + f_dense
-    if method in ("rigl", "srigl"):
-        n = grad_accumulation
-        return (3 * f_sparse * (delta_t + 1 - n) + n * (2 * f_sparse + f_dense)) / (delta_t + 1)
-    raise ValueError(f"no training-FLOPs formula for method {method!r}")
+
+def rigl_training_flops(f_dense: float, f_sparse: float, delta_t: int = 100,
+                        grad_accumulation: int = 1) -> float:
+    """RigL / SRigL: the dense gradient on the n = ``grad_accumulation`` batches of every
+    ΔT + 1 that feed growth, (3 f_S (ΔT + 1 - n) + n (2 f_S + f_D)) / (ΔT + 1) per example."""
+    n = grad_accumulation
+    return (3 * f_sparse * (delta_t + 1 - n) + n * (2 * f_sparse + f_dense)) / (delta_t + 1)
 
 
 def pruning_training_flops(flops: dict, densities: dict, total_steps: int, delta_t: int,
@@ -74,15 +70,12 @@ def pruning_training_flops(flops: dict, densities: dict, total_steps: int, delta
     return total / total_steps
 
 
-def flops_report(model, input_shape, method: str, densities: dict, delta_t: int = 100,
-                 total_steps: int = 1, t_end: int = 1, grad_accumulation: int = 1) -> dict:
-    """Training and inference FLOPs of ``method`` as multiples of dense training and inference."""
+def flops_report(model, input_shape, method, densities: dict) -> dict:
+    """Training and inference FLOPs of ``method`` (a ``rigl_np.methods.Method``) as multiples of
+    dense training and inference of ``model`` (the full-width model) at ``densities``."""
     flops = layer_flops(model, input_shape)
     f_dense = sum(flops.values())
-    f_sparse = forward_flops(flops, densities)
-    if method == "pruning":
-        train = pruning_training_flops(flops, densities, total_steps, delta_t, 0, t_end)
-    else:
-        train = training_flops(method, f_dense, f_sparse, delta_t, grad_accumulation)
+    f_sparse = method.inference_flops(flops, densities)
     return {"forward_dense": f_dense, "forward_sparse": f_sparse,
-            "train_multiplier": train / (3 * f_dense), "inference_multiplier": f_sparse / f_dense}
+            "train_multiplier": method.training_flops(flops, densities) / (3 * f_dense),
+            "inference_multiplier": f_sparse / f_dense}

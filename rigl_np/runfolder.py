@@ -1,5 +1,7 @@
 """The run folder: everything one run leaves behind, written so that nothing is ever half-written.
 
+Host-side module (NumPy for the mask snapshots file).
+
 Layout of ``runs/NAME/``:
 - ``config.json``   every setting of the run (the CLI's dataclasses);
 - ``metrics.json``  the results (SPEC "Metrics every run records"): test_accuracy, history,

@@ -1,15 +1,16 @@
 """Sparse methods inside the trainer, in the style of google-research's sparse_optimizers_test.py.
 
 A small LeNet-300-100 (width 0.1) on random data, stepped by ``rigl_np.train.train_step`` exactly
-as the real loop does; every test checks one invariant of SPEC "The RigL update" / "Schedule".
+as the real loop does; every test checks one invariant of docs/semantics.md "The RigL update" /
+"Schedule" / "Baselines", or what the method registry promises.
 """
 import numpy as np
 import pytest
 
 from rigl_np import backend
 from rigl_np.config import SparseConfig
-from rigl_np.methods import (SET, SNFS, Pruning, RigL, SRigL, Static, make_method, matched_width,
-                             parameter_count)
+from rigl_np.methods import (FACTS, NAMES, SET, SNFS, Dense, Pruning, RigL, SmallDense, SRigL,
+                             Static, get, make_method, matched_width, parameter_count)
 from rigl_np.models import build_model
 from rigl_np.optim import SGD
 from rigl_np.sparsity import layer_densities, nnz_for
@@ -174,7 +175,8 @@ def test_make_method_builds_each_method_and_real_densities():
     for name, cls in [("static", Static), ("rigl", RigL), ("set", SET), ("snfs", SNFS),
                       ("pruning", Pruning)]:
         assert isinstance(make_method(SparseConfig(method=name), shapes, 1000, backend.host_rng(0)), cls)
-    assert make_method(SparseConfig(method="dense"), shapes, 1000, backend.host_rng(0)) is None
+    dense = make_method(SparseConfig(method="dense"), shapes, 1000, backend.host_rng(0))
+    assert isinstance(dense, Dense) and set(dense.densities.values()) == {1.0}
     uniform = make_method(SparseConfig(method="static", distribution="uniform-first-dense"),
                           shapes, 1000, backend.host_rng(0))
     assert uniform.densities["fc1.weight"] == 1.0
@@ -194,3 +196,40 @@ def test_srigl_keeps_a_constant_fan_in_and_never_ablates_the_output_layer(backen
     output = model.sparsifiable()[-1]
     assert all(r["layers"][output]["active_neurons"] == 10 for r in method.records.updates)
     assert len(method.records.updates) == 4
+
+
+def test_every_method_is_registered_and_declares_its_facts():
+    assert set(NAMES) == {"dense", "small-dense", "static", "set", "snfs", "rigl", "srigl",
+                          "pruning"}
+    for name in NAMES:
+        kind = get(name).kind()
+        assert kind["name"] == name and set(kind) == {"name", *FACTS}
+        assert kind["update_phase"] in (None, "before_step", "after_step")
+        assert kind["masks_change"] == (kind["update_phase"] is not None)
+        assert not kind["drop_schedule"] or kind["masks_change"]
+    assert [n for n in NAMES if get(n).dense_baseline] == ["dense"]
+    assert {n for n in NAMES if not get(n).has_masks} == {"dense", "small-dense"}
+    assert get("rigl").update_phase == get("srigl").update_phase == "before_step"
+    assert get("set").update_phase == get("snfs").update_phase == "after_step"
+    with pytest.raises(ValueError, match="unknown method 'lottery'; choose one of dense"):
+        get("lottery")
+
+
+def test_method_classes_are_siblings_not_a_chain():
+    """SNFS does not inherit from SET, nor SRigL from RigL: methods share bases, not each other."""
+    concrete = [get(n) for n in NAMES]
+    for cls in concrete:
+        assert not any(issubclass(cls, other) for other in concrete if other is not cls), cls
+
+
+def test_a_method_without_masks_leaves_training_dense(backend_name):
+    for cls in (Dense, SmallDense):
+        model = build_model("lenet300", SHAPE, 10, backend.host_rng(0), width=0.1)
+        method = cls({n: 0.1 for n in model.sparsifiable()}, backend.host_rng(1))
+        opt = SGD(model.params(), 0.05, momentum=0.9)
+        method.attach(model, opt)
+        assert method.masks == {} and method.records is None and method.summary() == {}
+        x = backend.asarray(np.random.default_rng(0).random((8, *SHAPE), dtype=np.float32))
+        train_step(model, opt, x, backend.asarray(np.arange(8) % 10), 1, method)
+        assert all(np.all(backend.to_numpy(p) != 0) for n, p in model.params().items()
+                   if n.endswith("weight"))

@@ -1,7 +1,7 @@
 """The RigL mask update, its phases and schedule, in the style of google-research's
 sparse_optimizers_test.py: nnz constant, mask changes, zero drop fraction changes nothing, new
 connections start at zero with zero optimizer state, deterministic ties; plus a property test
-against a full-sort reference written here."""
+against the full-sort reference ``rigl_np.rigl.reference_mask_update``."""
 import math
 
 import numpy as np
@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 
 from rigl_np import backend
 from rigl_np.optim import SGD, Adam
-from rigl_np.rigl import (apply_update, drop_fraction, gradient_ema, is_update_step, mask_update,
-                          pruning_sparsity, rigl_update, select_top_k, set_update, snfs_update)
+from rigl_np.rigl import (apply_update, drop_fraction, gradient_ema, is_update_step,
+                          magnitude_prune, mask_update, pruning_density, pruning_sparsity,
+                          reference_mask_update, rigl_update, select_top_k, set_score,
+                          snfs_score)
 from rigl_np.sparsity import nnz_for
 
 
@@ -34,21 +36,6 @@ def _on_backend(*arrays):
 def _host(result):
     return {k: backend.to_numpy(getattr(result, k))
             for k in ("mask", "new", "dropped", "grown", "regrown_same")}
-
-
-def _reference(weight, mask, grow_score, f):
-    """Full-sort RigL: rank by (score descending, flat index ascending), take the first k."""
-    n, k = int(mask.sum()), math.floor(f * int(mask.sum()))
-    flat = np.arange(mask.size)
-    active = flat[mask.ravel()]
-    order = np.lexsort((active, -np.abs(weight.ravel()[active])))
-    kept = np.zeros(mask.size, bool)
-    kept[active[order[:n - k]]] = True
-    free = flat[~kept]
-    order = np.lexsort((free, -grow_score.ravel()[free]))
-    grown = np.zeros(mask.size, bool)
-    grown[free[order[:k]]] = True
-    return (kept | grown).reshape(mask.shape), grown.reshape(mask.shape)
 
 
 # -- the update -------------------------------------------------------------------------------
@@ -168,7 +155,7 @@ def test_matches_full_sort_reference(backend_name, shape, density, f, integers, 
     if m.all():
         assert r.n_drop == 0 and out["mask"].all()
         return
-    mask, grown = _reference(w, m, np.abs(g), f)
+    mask, grown = reference_mask_update(w, m, np.abs(g), f)
     assert np.array_equal(out["mask"], mask) and np.array_equal(out["grown"], grown)
     assert out["mask"].sum() == m.sum()
     assert np.array_equal(out["new"], mask & ~m)
@@ -179,8 +166,9 @@ def test_matches_full_sort_reference(backend_name, shape, density, f, integers, 
 
 def test_set_grows_at_seeded_random_positions(backend_name):
     w, m, _ = _layer(seed=4)
-    a = _host(set_update(*_on_backend(w, m), 0.3, np.random.default_rng(7)))
-    b = _host(set_update(*_on_backend(w, m), 0.3, np.random.default_rng(7)))
+    w, m = _on_backend(w, m)
+    a, b = (_host(mask_update(w, m, set_score(m.shape, np.random.default_rng(7)), 0.3))
+            for _ in range(2))
     assert np.array_equal(a["mask"], b["mask"]) and a["mask"].sum() == m.sum()
     assert not (a["grown"] & m & ~a["dropped"]).any()  # never grows a kept connection
 
@@ -190,7 +178,7 @@ def test_snfs_grows_by_gradient_moving_average(backend_name):
     g2 = np.random.default_rng(6).standard_normal(w.shape).astype(np.float32)
     ema = gradient_ema(gradient_ema(np.zeros_like(g1), g1), g2)
     np.testing.assert_allclose(ema, 0.09 * g1 + 0.1 * g2, rtol=1e-5, atol=1e-7)
-    a = _host(snfs_update(*_on_backend(w, m, ema), 0.3))
+    a = _host(mask_update(*_on_backend(w, m, snfs_score(ema)), 0.3))
     b = _host(mask_update(*_on_backend(w, m, np.abs(ema)), 0.3))
     assert np.array_equal(a["mask"], b["mask"])
 
@@ -249,3 +237,35 @@ def test_pruning_sparsity_is_cubic():
     assert pruning_sparsity(300, 0.0, 0.9, 100, 500) == pytest.approx(0.9 - 0.9 / 8)
     assert pruning_sparsity(500, 0.0, 0.9, 100, 500) == pytest.approx(0.9)
     assert pruning_sparsity(9000, 0.0, 0.9, 100, 500) == pytest.approx(0.9)
+
+
+def test_reference_is_the_tie_rule_written_as_a_sort():
+    w = np.array([[3.0, 1.0, 1.0, 0.0], [2.0, 1.0, 0.0, 0.0]], np.float32)
+    m = np.array([[1, 1, 1, 0], [1, 1, 0, 0]], bool)
+    g = np.array([[0.0, 0.0, 0.0, 5.0], [0.0, 0.0, 5.0, 5.0]], np.float32)
+    mask, grown = reference_mask_update(w, m, g, 0.4)      # n = 5, k = 2
+    # drop the two smallest |W| (three 1.0s: flat 1, 2, 5; the higher indices go first): 2 and 5
+    # grow the two largest |G| among the rest (5.0 at flat 3, 6, 7): the lower indices 3 and 6
+    assert grown.ravel().nonzero()[0].tolist() == [3, 6]
+    assert mask.ravel().nonzero()[0].tolist() == [0, 1, 3, 4, 6]
+    fast = _host(rigl_update(*_on_backend(w, m, g), 0.4))
+    assert np.array_equal(fast["mask"], mask) and np.array_equal(fast["grown"], grown)
+
+
+def test_magnitude_prune_keeps_the_largest_and_grows_nothing(backend_name):
+    w, m, _ = _layer(seed=8)
+    r = magnitude_prune(*_on_backend(w, m), 10)
+    out = _host(r)
+    assert out["mask"].sum() == 10 and not out["grown"].any() and not out["new"].any()
+    assert np.abs(w[out["mask"]]).min() >= np.abs(w[m & ~out["mask"]]).max()
+    assert r.record() == {"dropped": int(m.sum()) - 10, "grown": 0, "regrown_same": 0, "nnz": 10}
+    same = magnitude_prune(*_on_backend(w, m), int(m.sum()))
+    assert same.n_drop == 0 and np.array_equal(_host(same)["mask"], m)
+
+
+def test_pruning_density_runs_from_dense_to_exactly_the_target():
+    assert pruning_density(0, 0.1, 0, 100) == 1.0
+    assert pruning_density(100, 0.1, 0, 100) == pruning_density(150, 0.1, 0, 100) == 0.1
+    for t in (10, 50, 90):
+        assert pruning_density(t, 0.1, 0, 100) == pytest.approx(
+            1 - pruning_sparsity(t, 0.0, 0.9, 0, 100))

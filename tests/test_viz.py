@@ -19,6 +19,7 @@ from PIL import Image
 from rigl_np import viz
 from rigl_np.compare import summarise, to_csv
 from rigl_np.config import GROUPS
+from rigl_np.methods import get
 from rigl_np.rigl import drop_fraction, is_update_step, rigl_update
 from rigl_np.runfolder import load_snapshots, save_snapshots, write_json
 from rigl_np.sparsity import layer_densities, nnz_for
@@ -218,7 +219,8 @@ def results_table(tmp_path):
     """A results.csv like rigl_np.compare writes, read back."""
     rows = [dict(model="lenet300", method=m, distribution=dist, sparsity=s, seed=0,
                  test_accuracy=acc, global_density=1 - s if m != "small-dense" else 1.0,
-                 train_flops=f, inference_flops=1 - s, seconds=sec)
+                 train_flops=f, inference_flops=1 - s, seconds=sec,
+                 has_masks=get(m).has_masks, dense_baseline=get(m).dense_baseline)
             for m, dist, s, acc, f, sec in (("dense", "erk", 0.0, 0.98, 1.0, 10.0),
                                             ("rigl", "erk", 0.8, 0.97, 0.22, 14.0),
                                             ("rigl", "erk", 0.9, 0.96, 0.12, 15.0),

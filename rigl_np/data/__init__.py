@@ -1,5 +1,8 @@
 """Data sets for rigl_np: finding, verifying and loading them, and batching them for training.
 
+A host-side package: its modules read files into NumPy arrays (the trainer moves batches to the
+backend).
+
 ``load_dataset(name)`` is the one entry point; it returns a ``Dataset`` of host NumPy arrays
 (images uint8 ``(N, C, H, W)``, labels int64 ``(N,)``). Where each piece lives:
 

@@ -1,65 +1,83 @@
-"""Sparse training methods, each one argument away in the same trainer (SPEC "Baselines").
+"""Training methods, each one argument away in the same trainer (docs/semantics.md "Baselines").
 
-``make_method(sparse_cfg, shapes, total_steps, rng)`` turns a ``SparseConfig`` into the method
-object ``rigl_np.train`` calls (``None`` for dense and small-dense, which train a plain model) and
-returns the layer densities it uses.
+| method      | masks                    | grow score               | masks change              |
+|-------------|--------------------------|--------------------------|---------------------------|
+| dense       | none                     |                          |                           |
+| small-dense | none, narrower model     |                          |                           |
+| static      | random, fixed            |                          |                           |
+| set         | random, updated          | random                   | after the optimizer step  |
+| snfs        | random, updated          | |EMA of dense gradients| | after the optimizer step  |
+| rigl        | random, updated          | |dense gradient|         | instead of the step       |
+| srigl       | constant fan-in, updated | |dense gradient| per row | instead of the step       |
+| pruning     | dense, shrinking         | (never grows)            | after the optimizer step  |
 
-| method      | masks                    | grow score                | optimizer step on updates |
-|-------------|--------------------------|---------------------------|---------------------------|
-| dense       | none                     |                           |                           |
-| static      | random, fixed            |                           |                           |
-| set         | random, updated          | random                    | taken, then update        |
-| snfs        | random, updated          | |EMA of dense gradients|  | taken, then update        |
-| rigl        | random, updated          | |dense gradient|          | skipped                   |
-| pruning     | dense, shrinking         | (never grows)             | taken, then prune         |
-| small-dense | none, narrower model     |                           |                           |
-| srigl       | constant fan-in, updated | |dense gradient| per row  | skipped                   |
+``get(name)`` is a method's class, ``make_method(cfg, shapes, total_steps, rng)`` the object the
+trainer calls for a ``SparseConfig`` (``rigl_np.train``), ``densities_for(cfg, shapes)`` its layer
+densities. Every module of this package is imported here, so each class that sets ``name``
+registers itself (``base.Method.__init_subclass__``); ``NAMES`` lists them for the CLI.
+
+Adding a method is one new file here (plus its tests) with a ``Method`` subclass that defines:
+- ``name``: its ``--method`` value;
+- its facts (``base.FACTS``): ``has_masks``, ``masks_change``, ``drop_schedule``,
+  ``update_phase``, ``dense_baseline`` (metrics.json records them; plots and tables read them);
+- what it changes: ``initial_masks`` (the masks it starts from), the hooks ``before_step`` /
+  ``after_step`` (or, under ``dynamic.DynamicSparse``, just ``update_layer(name, f)`` returning a
+  ``rigl.MaskUpdate``, plus ``observe`` if it needs every batch's dense gradient);
+- ``options(cfg, total_steps)``: the constructor arguments it reads from a ``SparseConfig``;
+- ``training_flops(flops, densities)`` when it costs other than 3 f_S per example;
+- ``layer_densities`` / ``build_model`` only if it changes them (dense, small-dense);
+- ``extra_state``: the names of further ``{layer: array}`` attributes a checkpoint must keep.
 """
 from __future__ import annotations
 
-from rigl_np.methods.base import MaskRecords, Static
-from rigl_np.methods.dynamic import SET, SNFS, RigL
-from rigl_np.methods.pruning import Pruning
-from rigl_np.methods.small_dense import matched_width, parameter_count
-from rigl_np.methods.srigl import SRigL
-from rigl_np.sparsity import layer_densities
+import importlib
+import pkgutil
 
-__all__ = ["Static", "RigL", "SRigL", "SET", "SNFS", "Pruning", "MaskRecords", "make_method",
-           "densities_for", "matched_width", "parameter_count"]
+from rigl_np.methods.base import FACTS, REGISTRY, Method
+from rigl_np.methods.records import MaskRecords
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+from rigl_np.methods.dense import Dense                       # noqa: E402 (registered above)
+from rigl_np.methods.pruning import Pruning                   # noqa: E402
+from rigl_np.methods.rigl import RigL                         # noqa: E402
+from rigl_np.methods.set import SET                           # noqa: E402
+from rigl_np.methods.small_dense import SmallDense, matched_width, parameter_count  # noqa: E402
+from rigl_np.methods.snfs import SNFS                         # noqa: E402
+from rigl_np.methods.srigl import SRigL                       # noqa: E402
+from rigl_np.methods.static import Static                     # noqa: E402
+
+NAMES = tuple(sorted(REGISTRY))
+
+__all__ = ["Dense", "FACTS", "MaskRecords", "Method", "NAMES", "Pruning", "RigL", "SET", "SNFS",
+           "SRigL", "SmallDense", "Static", "densities_for", "facts", "get", "make_method",
+           "matched_width", "parameter_count"]
+
+
+def get(name: str) -> type:
+    """The class of method ``name``; a ValueError that lists the known ones otherwise."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown method {name!r}; choose one of {', '.join(NAMES)}")
+    return REGISTRY[name]
+
+
+def facts(config: dict, metrics: dict) -> dict:
+    """A finished run's method facts: as its metrics.json recorded them, or (runs written before
+    rigl_np recorded them) as its method declares them."""
+    return metrics.get("method") or get(config["sparse"]["method"]).kind()
 
 
 def densities_for(cfg, shapes: dict) -> dict:
-    """Per-layer densities for ``cfg.distribution`` at global density 1 - ``cfg.sparsity``."""
-    if cfg.method == "dense":
-        return {name: 1.0 for name in shapes}
-    first_dense = cfg.distribution == "uniform-first-dense"
-    distribution = "uniform" if first_dense else cfg.distribution
-    return layer_densities(shapes, 1 - cfg.sparsity, distribution, first_layer_dense=first_dense)
+    """Per-layer densities of ``cfg.method`` for ``cfg.distribution`` and ``cfg.sparsity``."""
+    return get(cfg.method).layer_densities(cfg, shapes)
 
 
 def make_method(cfg, shapes: dict, total_steps: int, rng, snapshot_every: int = 0):
-    """The method object for ``cfg`` (a ``SparseConfig``), or ``None`` for a plain dense model.
+    """The method object for ``cfg`` (a ``SparseConfig``), for a run of ``total_steps`` batches.
 
     ``snapshot_every``: keep bit-packed masks every N batches (0: after every mask update).
     """
-    densities = densities_for(cfg, shapes)
-    t_end = int(cfg.t_end_fraction * total_steps)
-    snap = dict(snapshot_every=snapshot_every)
-    schedule = dict(delta_t=cfg.delta_t, alpha=cfg.alpha, t_end=t_end, schedule=cfg.drop_schedule,
-                    **snap)
-    if cfg.method in ("dense", "small-dense"):
-        return None
-    if cfg.method == "static":
-        return Static(densities, rng, **snap)
-    if cfg.method == "rigl":
-        return RigL(densities, rng, grad_accumulation=cfg.grad_accumulation, **schedule)
-    if cfg.method == "set":
-        return SET(densities, rng, **schedule)
-    if cfg.method == "snfs":
-        return SNFS(densities, rng, **schedule)
-    if cfg.method == "srigl":
-        return SRigL(densities, rng, gamma_sal=cfg.gamma_sal,
-                     grad_accumulation=cfg.grad_accumulation, **schedule)
-    if cfg.method == "pruning":
-        return Pruning(densities, rng, delta_t=cfg.delta_t, t0=0, t1=t_end, **snap)
-    raise ValueError(f"unknown method {cfg.method!r}")
+    cls = get(cfg.method)
+    return cls.from_config(cfg, cls.layer_densities(cfg, shapes), total_steps, rng,
+                           snapshot_every)

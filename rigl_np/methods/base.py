@@ -1,7 +1,7 @@
-"""What every sparse method shares: masks outside the model, masked gradients, re-masking, records.
+"""The base every training method shares: its facts, masks outside the model, the two trainer hooks.
 
 A method is attached to a model and its optimizer, then called twice per batch by
-``rigl_np.train.train_step`` (SPEC "Schedule", "Between updates"):
+``rigl_np.train.train_step`` (docs/semantics.md "Schedule"):
 
 - ``before_step(step, grads)``: ``grads`` are the dense gradients of batch ``step`` (counted from
   1). Here they are masked, so the optimizer never moves an inactive weight. Returns whether the
@@ -10,81 +10,96 @@ A method is attached to a model and its optimizer, then called twice per batch b
   decay nor momentum revives a dead weight. Methods that update masks after the optimizer step
   (SET, SNFS, pruning) do it here.
 
-``Static`` is the base class as it stands: a random exact-count mask that never changes. The
-records every run keeps (per-update counts, mask turnover, the ITOP rate: the fraction of weights
-ever active) live in ``MaskRecords``. Dense training passes no method at all.
+Every method declares its facts as class attributes (``FACTS``); ``kind()`` returns them and a run
+records them in metrics.json, so plots and tables ask a run what it is instead of testing names.
+A subclass that sets ``name`` is registered (``rigl_np.methods.get``). Dense training is the base
+with no masks (every density 1); its masks dict is empty and every hook does nothing to the model.
 """
 from __future__ import annotations
 
-from rigl_np import backend
-from rigl_np.sparsity import density_report, random_masks
+from rigl_np import backend, models
+from rigl_np.flops import forward_flops
+from rigl_np.methods.records import MaskRecords
+from rigl_np.sparsity import density_report, layer_densities, random_masks
+
+REGISTRY = {}        # {name: Method subclass}, filled as the method modules are imported
+
+FACTS = {
+    "has_masks": "False: trains a plain dense model (dense, small-dense)",
+    "masks_change": "True: the masks change during training",
+    "drop_schedule": "True: the mask updates follow the drop-fraction schedule (RigL, SET, ...)",
+    "update_phase": "when masks change: 'before_step' (instead of that batch's optimizer step), "
+                    "'after_step', or None",
+    "dense_baseline": "True: the dense reference every other method is measured against",
+}
 
 
-class MaskRecords:
-    """Per-update records, the ever-active set behind the ITOP rate (Liu et al. 2021), and
-    bit-packed mask snapshots for the plots.
+class Method:
+    """A training method: facts, densities, model, masks, trainer hooks, FLOPs and saved state."""
 
-    Snapshots are taken at step 0 and then after every mask update (``snapshot_every`` 0) or every
-    ``snapshot_every`` batches; each is ``{name: packed uint8 host array}`` (1 bit per weight).
-    """
+    name = None              # the --method value; setting it registers the class
+    has_masks = True
+    masks_change = False
+    drop_schedule = False
+    update_phase = None
+    dense_baseline = False
+    extra_state = ()         # names of further {layer: array} dicts a checkpoint must hold
 
-    def __init__(self, masks: dict, snapshot_every: int = 0):
-        self.updates = []                                  # one dict per mask update
-        self.ever_active = {name: m.copy() for name, m in masks.items()}
-        self.snapshot_every = snapshot_every
-        self.snapshots = {}                                # {step: {name: packed bits}}
-        self.snapshot(0, masks)
-
-    def snapshot(self, step: int, masks: dict) -> None:
-        """Keep a bit-packed host copy of every mask at ``step``."""
-        self.snapshots[step] = {name: backend.to_numpy(backend.array_module(m).packbits(m.ravel()))
-                                for name, m in masks.items()}
-
-    def tick(self, step: int, masks: dict) -> None:
-        """Called after every batch: snapshot on the fixed interval, if one was asked for."""
-        if self.snapshot_every and step % self.snapshot_every == 0:
-            self.snapshot(step, masks)
-
-    def itop_rate(self) -> float:
-        """Fraction of the sparse layers' weights that have been active at some point."""
-        ever = sum(int(backend.to_scalar(m.sum())) for m in self.ever_active.values())
-        size = sum(m.size for m in self.ever_active.values())
-        return ever / size if size else 1.0
-
-    def add(self, step: int, drop_fraction: float, layers: dict, masks: dict) -> dict:
-        """Record one update; ``layers`` is ``{name: {"dropped", "grown", "regrown_same", ...}}``."""
-        for name, m in masks.items():
-            self.ever_active[name] |= m
-        new = sum(v["grown"] - v["regrown_same"] for v in layers.values())
-        nnz = sum(v["nnz"] for v in layers.values())
-        record = {"step": step, "drop_fraction": drop_fraction, "layers": layers,
-                  "turnover": new / nnz if nnz else 0.0, "itop_rate": self.itop_rate()}
-        self.updates.append(record)
-        if not self.snapshot_every:
-            self.snapshot(step, masks)
-        return record
-
-
-class Static:
-    """A random exact-count mask per layer, drawn once on the host RNG and never changed.
-
-    The base of every sparse method: subclasses change ``initial_masks`` (pruning starts dense)
-    or add mask updates in ``before_step`` / ``after_step``.
-    """
-
-    name = "static"
-    extra_state = ()    # names of further {layer: array} dicts a checkpoint must hold
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name"):
+            REGISTRY[cls.name] = cls
 
     def __init__(self, densities: dict, rng, snapshot_every: int = 0):
         self.densities, self.rng, self.snapshot_every = densities, rng, snapshot_every
 
+    # -- what the method is, and what it needs from a configuration ---------------------------
+    @classmethod
+    def kind(cls) -> dict:
+        """The method's facts (``FACTS``) and name, as recorded in metrics.json."""
+        return {"name": cls.name, **{fact: getattr(cls, fact) for fact in FACTS}}
+
+    @classmethod
+    def layer_densities(cls, cfg, shapes: dict) -> dict:
+        """Per-layer densities for ``cfg.distribution`` at global density 1 - ``cfg.sparsity``."""
+        first_dense = cfg.distribution == "uniform-first-dense"
+        distribution = "uniform" if first_dense else cfg.distribution
+        return layer_densities(shapes, 1 - cfg.sparsity, distribution,
+                               first_layer_dense=first_dense)
+
+    @classmethod
+    def options(cls, cfg, total_steps: int) -> dict:
+        """The constructor's keyword arguments that come from a ``SparseConfig`` (here: none)."""
+        return {}
+
+    @classmethod
+    def from_config(cls, cfg, densities: dict, total_steps: int, rng, snapshot_every: int = 0):
+        """The method for a ``SparseConfig`` and a run of ``total_steps`` batches."""
+        return cls(densities, rng, snapshot_every=snapshot_every,
+                   **cls.options(cfg, total_steps))
+
+    def build_model(self, model_name: str, input_shape, num_classes: int, rng):
+        """The model this method trains (``rigl_np.models.build_model``; small-dense narrows it)."""
+        self.input_shape, self.width = tuple(input_shape), 1.0
+        return models.build_model(model_name, input_shape, num_classes, rng)
+
+    def training_flops(self, flops: dict, densities: dict) -> float:
+        """Training FLOPs of one example: 3 f_S (forward, and two backward passes, all sparse)."""
+        return 3 * forward_flops(flops, densities)
+
+    def inference_flops(self, flops: dict, densities: dict) -> float:
+        """Forward FLOPs of one example at ``densities`` (f_S)."""
+        return forward_flops(flops, densities)
+
+    # -- attaching, and the two trainer hooks -------------------------------------------------
     def attach(self, model, optimizer):
         """Draw the masks for ``model``'s sparse layers and apply them to weights and state."""
         self.model, self.optimizer, self.params = model, optimizer, model.params()
         self.shapes = {n: self.params[n].shape for n in model.sparsifiable()}
-        sparse = {n: s for n, s in self.shapes.items() if self.densities[n] < 1}
+        sparse = {n: s for n, s in self.shapes.items()
+                  if self.has_masks and self.densities[n] < 1}
         self.masks = self.initial_masks(sparse)                    # {name: bool, weight-shaped}
-        self.records = MaskRecords(self.masks, self.snapshot_every)
+        self.records = MaskRecords(self.masks, self.snapshot_every) if self.has_masks else None
         self.remask()
 
     def initial_masks(self, shapes: dict) -> dict:
@@ -105,36 +120,29 @@ class Static:
 
     def after_step(self, step) -> None:
         self.remask()
-        self.records.tick(step, self.masks)
+        if self.records is not None:
+            self.records.tick(step, self.masks)
 
     def summary(self) -> dict:
+        """What an epoch's record adds: the real global density and the ITOP rate."""
+        if self.records is None:
+            return {}
         report = density_report(self.masks, self.shapes)
         return {"global_density": report["global_density"], "itop_rate": self.records.itop_rate()}
 
-    def state_dict(self):
-        """(arrays, JSON-able meta) that ``load_state_dict`` restores exactly (checkpoints)."""
-        arrays = {f"mask/{n}": m for n, m in self.masks.items()}
-        arrays.update({f"ever/{n}": m for n, m in self.records.ever_active.items()})
-        for step, packed in self.records.snapshots.items():
-            arrays.update({f"snap/{n}@{step}": p for n, p in packed.items()})
-        for attr in self.extra_state:
-            arrays.update({f"{attr}/{n}": a for n, a in getattr(self, attr).items()})
-        meta = {"updates": self.records.updates, "rng": self.rng.bit_generator.state}
+    # -- saved state (``rigl_np.checkpoint`` flattens and writes it) --------------------------
+    def state(self):
+        """(nested dict of arrays, JSON-able meta) that ``load_state`` restores exactly."""
+        arrays = {"mask": self.masks, **{attr: getattr(self, attr) for attr in self.extra_state}}
+        meta = {"rng": self.rng.bit_generator.state}
+        if self.records is not None:
+            arrays["records"], meta["records"] = self.records.state()
         return arrays, meta
 
-    def load_state_dict(self, arrays: dict, meta: dict) -> None:
-        self.masks = {k[len("mask/"):]: v.astype(bool) for k, v in arrays.items()
-                      if k.startswith("mask/")}
-        self.records.ever_active = {k[len("ever/"):]: v.astype(bool) for k, v in arrays.items()
-                                    if k.startswith("ever/")}
-        self.records.snapshots = {}
-        for key, packed in arrays.items():
-            if key.startswith("snap/"):
-                name, _, step = key[len("snap/"):].rpartition("@")
-                self.records.snapshots.setdefault(int(step), {})[name] = backend.to_numpy(packed)
-        self.records.snapshots = dict(sorted(self.records.snapshots.items()))
-        self.records.updates = meta["updates"]
-        self.rng.bit_generator.state = meta["rng"]
+    def load_state(self, arrays: dict, meta: dict) -> None:
+        self.masks = {n: m.astype(bool) for n, m in arrays.get("mask", {}).items()}
         for attr in self.extra_state:
-            setattr(self, attr, {k[len(attr) + 1:]: v for k, v in arrays.items()
-                                 if k.startswith(attr + "/")})
+            setattr(self, attr, dict(arrays.get(attr, {})))
+        if self.records is not None:
+            self.records.load_state(arrays.get("records", {}), meta["records"])
+        self.rng.bit_generator.state = meta["rng"]

@@ -10,14 +10,14 @@ RigL paper, Section 3, grow criteria (SPEC "The RigL update", step 3, and "Basel
 
 All three grow the k highest-scoring positions among those *not kept* by the drop step, which
 includes the connections just dropped (they may come straight back, keeping weight and state).
-Ties follow ``drop.select_top_k``: lower flat index first.
+Ties follow ``select.select_top_k``: lower flat index first.
 
 Left out: original SET's random non-zero re-initialisation and its separate positive/negative drop.
 """
 from __future__ import annotations
 
 from rigl_np import backend
-from rigl_np.rigl.drop import select_top_k
+from rigl_np.rigl.select import select_top_k
 
 
 def rigl_score(grad):

@@ -4,7 +4,7 @@ RigL paper, Section 3 "Update Schedule", Eq. (1): the drop fraction decays with 
 f(t) = alpha / 2 * (1 + cos(pi * t / T_end)); constant and linear decay are the paper's ablations.
 Zhu & Gupta (2017), Eq. (1): the cubic sparsity schedule of gradual magnitude pruning.
 
-Step counting follows rigl-torch (SPEC "Schedule"): the batch counter t starts at 1 and counts
+Step counting follows rigl-torch (docs/semantics.md "Schedule"): the batch counter t starts at 1 and counts
 every batch; a mask update is due when t % delta_t == 0 and t < t_end. The official TF code also
 updates at t = 0 and does not count update batches in its step; we do neither.
 """
@@ -35,6 +35,18 @@ def drop_fraction(step: int, alpha: float, t_end: int, schedule: str = "cosine")
 def is_update_step(step: int, delta_t: int, t_end: int) -> bool:
     """True when batch ``step`` (from 1) updates the masks: step % delta_t == 0 and step < t_end."""
     return 0 < step < t_end and step % delta_t == 0
+
+
+def is_pruning_step(step: int, delta_t: int, t0: int, t1: int) -> bool:
+    """True when gradual pruning prunes after batch ``step``: every ``delta_t`` batches in [t0, t1]."""
+    return step % delta_t == 0 and t0 <= step <= t1
+
+
+def pruning_density(step: int, final_density: float, t0: int, t1: int) -> float:
+    """The density Zhu & Gupta's schedule asks of a layer at ``step``, from 1 (dense) at t0 to
+    ``final_density`` at t1: d + (1 - d) * (1 - progress)**3, exactly d from t1 on."""
+    progress = min(max((step - t0) / (t1 - t0), 0.0), 1.0)
+    return final_density + (1 - final_density) * (1 - progress) ** 3
 
 
 def pruning_sparsity(step: int, s_init: float, s_final: float, t0: int, t1: int) -> float:

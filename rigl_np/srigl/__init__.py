@@ -1,6 +1,7 @@
 """SRigL: RigL with constant fan-in structured sparsity (Lasby et al., ICLR 2024).
 
-- masks.py: layer budgets floor(d * N), random constant fan-in masks, per-row top-k selection;
+- masks.py: layer budgets floor(d * N), random constant fan-in masks (per-row top-k selection
+  is ``rigl_np.rigl.row_top_k``, re-exported here);
 - update.py: the numbered composer ``srigl_update`` (neuron ablation, drop, regrowth to k');
 - condensed.py: ``CondensedLinear`` / ``CondensedConv2d``, the (values, indices) form of a
   constant fan-in layer that is faster and smaller than the dense one.
@@ -11,11 +12,12 @@ following BatchNorm (biases and BatchNorm parameters stay dense here).
 """
 from rigl_np.srigl.condensed import (CondensedConv2d, CondensedLinear, condensed_backward,
                                      condensed_forward)
-from rigl_np.srigl.masks import constant_fan_in_mask, fan_in, row_top_k, srigl_budget
-from rigl_np.srigl.update import (SRigLUpdate, ablated_neurons, grow_to_fan_in, keep_after_drop,
+from rigl_np.rigl.select import row_top_k
+from rigl_np.srigl.masks import constant_fan_in_mask, fan_in, srigl_budget
+from rigl_np.srigl.update import (ablated_neurons, grow_to_fan_in, keep_within_fan_in,
                                   salient_counts, srigl_update)
 
-__all__ = ["CondensedConv2d", "CondensedLinear", "SRigLUpdate", "ablated_neurons",
+__all__ = ["CondensedConv2d", "CondensedLinear", "ablated_neurons",
            "condensed_backward", "condensed_forward", "constant_fan_in_mask", "fan_in",
-           "grow_to_fan_in", "keep_after_drop", "row_top_k", "salient_counts", "srigl_budget",
+           "grow_to_fan_in", "keep_within_fan_in", "row_top_k", "salient_counts", "srigl_budget",
            "srigl_update"]

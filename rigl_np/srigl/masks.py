@@ -10,8 +10,6 @@ for Conv2d (out, in, kh, kw), so every function here works on the (out, fan_in) 
   N - floor((1 - d) * N); the two differ by one when d * N is not an integer.
 - ``constant_fan_in_mask``: a random mask with k = budget // n_out inputs in every row, drawn on a
   host NumPy ``Generator`` and moved to the backend, so NumPy and CuPy start from the same mask.
-- ``row_top_k``: per-row top-k selection with a per-row k, the tie rule of ``rigl.drop``
-  (lower column first); the SRigL update trims and grows with it.
 - ``fan_in``: the constant fan-in of a mask, or a clear error when it is not constant.
 """
 from __future__ import annotations
@@ -20,6 +18,7 @@ import math
 from fractions import Fraction
 
 from rigl_np import backend
+from rigl_np.rigl.select import row_top_k
 
 
 def srigl_budget(shape, density) -> int:
@@ -27,24 +26,6 @@ def srigl_budget(shape, density) -> int:
     if not 0 < density <= 1:
         raise ValueError(f"a density must lie in (0, 1], got {density}")
     return math.floor(Fraction(str(density)) * math.prod(shape))
-
-
-def row_top_k(score, candidates, counts):
-    """Boolean (R, F) mask: in row r, the ``counts[r]`` candidates with the largest ``score``.
-
-    score: (R, F) finite floats; candidates: (R, F) bool; counts: (R,) ints, each at most the
-    number of candidates in its row. Ties: the lower column wins (as ``rigl.drop.select_top_k``).
-    """
-    xp = backend.array_module(score, candidates, counts)
-    s = xp.where(candidates, score, -xp.inf)                       # (R, F) non-candidates last
-    ranked = -xp.sort(-s, axis=1)                                  # (R, F) each row descending
-    rows = xp.arange(s.shape[0])
-    threshold = ranked[rows, xp.maximum(counts - 1, 0)][:, None]   # (R, 1) the counts[r]-th score
-    above = s > threshold                                          # (R, F) fewer than counts[r]
-    at = s == threshold                                            # (R, F) ties at the threshold
-    places = counts[:, None] - xp.count_nonzero(above, axis=1)[:, None]  # (R, 1) left for ties
-    # Ties in column order. A row with counts 0 has nothing above its maximum and 0 places.
-    return above | (at & (xp.cumsum(at, axis=1) <= places))
 
 
 def constant_fan_in_mask(shape, density, rng):

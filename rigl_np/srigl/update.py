@@ -1,46 +1,32 @@
 """One SRigL mask update of one layer: neuron ablation, drop, and regrowth to a constant fan-in.
 
-The SRigL paper's method (Lasby et al., ICLR 2024); SPEC "SRigL", steps 1-6, which the composer
+The SRigL paper's method (Lasby et al., ICLR 2024); docs/semantics.md "SRigL", steps 1-6, which the composer
 ``srigl_update`` follows line by line. Each phase is its own small function: ``salient_counts``
-and ``ablated_neurons`` (step 2), ``keep_after_drop`` (step 4) and ``grow_to_fan_in`` (step 5).
+and ``ablated_neurons`` (step 2), ``keep_within_fan_in`` (step 4) and ``grow_to_fan_in`` (step 5).
 Works on the (out, fan_in) view of a Linear or Conv2d weight.
 
-Choices the SPEC leaves open, made here:
+Choices the paper leaves open, made here:
 - only active connections compete to be kept (the |W| ranking of the salience count and of the
   drop step), as in ``rigl.drop``; inactive weights are 0 anyway;
 - ties are broken deterministically, the lower flat index (or, within a row, the lower column)
-  first, by ``rigl.drop.select_top_k`` and ``masks.row_top_k``; no tie noise;
+  first, by ``rigl.select.select_top_k`` and ``rigl.select.row_top_k``; no tie noise;
 - k_drop = 0 or a dense layer (budget >= N) returns the mask unchanged, as in RigL;
 - k' is capped at the dense fan-in (only reachable with a user-given ``min_neurons``).
 
 Step 6 acts on the parameters and the optimizer, not on the mask: ``rigl_np.rigl.apply_update``
-does it with the result returned here (new weights and their optimizer state to 0, then W and
+does it with the ``rigl.MaskUpdate`` returned here (new weights and their optimizer state to 0, then W and
 state multiplied by the new mask, which zeroes dropped connections and ablated rows; biases are
 left alone). Connections dropped and grown back in the same update keep their weight and state.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
 
 from rigl_np import backend
-from rigl_np.rigl.drop import select_top_k
-from rigl_np.srigl.masks import fan_in, row_top_k
-
-
-@dataclass
-class SRigLUpdate:
-    """The outcome of one SRigL update; boolean arrays have the weight's shape unless noted."""
-
-    mask: object          # the new mask: exactly fan_in inputs in every surviving row
-    new: object           # active now, inactive before: zero-initialise weight and state
-    dropped: object       # active before, not kept (ablated rows and trimmed rows included)
-    grown: object         # chosen by the grow step (may include just-dropped connections)
-    regrown_same: object  # dropped and grown back in the same update: keep weight and state
-    ablated: object       # (out,) bool: neurons left with no inputs
-    fan_in: int           # k' = budget // surviving neurons
-    n_drop: int           # k_drop = floor(f * nnz) of step 1
+from rigl_np.rigl.select import row_top_k, select_top_k
+from rigl_np.rigl.update import MaskUpdate, unchanged
+from rigl_np.srigl.masks import fan_in
 
 
 def salient_counts(weight, mask, grad, n_keep: int, k_drop: int):
@@ -65,7 +51,7 @@ def ablated_neurons(counts, k0: int, gamma_sal: float, min_neurons: int):
     return counts < t
 
 
-def keep_after_drop(weight, mask, ablated, n_keep: int, k_new: int):
+def keep_within_fan_in(weight, mask, ablated, n_keep: int, k_new: int):
     """(out, fan_in) bool: the top n_keep |W| outside ablated rows, at most k_new in any row."""
     xp = backend.array_module(weight, mask, ablated)
     score = xp.abs(weight)
@@ -82,16 +68,15 @@ def grow_to_fan_in(grad, kept, ablated, k_new: int):
     return row_top_k(xp.abs(grad), ~kept, need)
 
 
-def _unchanged(mask, xp) -> SRigLUpdate:
-    none = xp.zeros(mask.shape, dtype=bool)
+def _unchanged(mask) -> MaskUpdate:
     rows = mask.reshape(mask.shape[0], -1)                         # (out, fan_in)
-    return SRigLUpdate(mask, none, none, none, none, ablated=~rows.any(axis=1),
-                       fan_in=fan_in(mask), n_drop=0)
+    return unchanged(mask, ablated=~rows.any(axis=1), fan_in=fan_in(mask))
 
 
 def srigl_update(weight, mask, grad, drop_fraction: float, budget: int, gamma_sal: float = 0.3,
-                 ablate: bool = True, min_neurons: int | None = None) -> SRigLUpdate:
-    """One SRigL update of one layer (SPEC "SRigL", steps 1-6).
+                 ablate: bool = True, min_neurons: int | None = None) -> MaskUpdate:
+    """One SRigL update of one layer (docs/semantics.md "SRigL", steps 1-6), as a ``MaskUpdate``
+    with ``ablated`` and ``fan_in`` set.
 
     weight, grad: (out, in) or (out, in, kh, kw) floats, grad the dense gradient of the loss with
     respect to W * M; mask: bool of the same shape; budget: the weights the layer may hold,
@@ -107,7 +92,7 @@ def srigl_update(weight, mask, grad, drop_fraction: float, budget: int, gamma_sa
     k_drop = math.floor(drop_fraction * nnz)
     n_keep = nnz - k_drop
     if k_drop == 0 or budget >= m.size:
-        return _unchanged(mask, xp)
+        return _unchanged(mask)
     k0 = budget // n_out
     # 2. Ablation: a neuron with too few salient weights (by |W| or by |G|) loses all its inputs.
     if ablate:
@@ -120,7 +105,7 @@ def srigl_update(weight, mask, grad, drop_fraction: float, budget: int, gamma_sa
     survivors = n_out - int(xp.count_nonzero(ablated))
     k_new = min(budget // survivors, dense_fan_in)
     # 4. Drop: keep the top n_keep |W| outside ablated rows, at most k' per row.
-    kept = keep_after_drop(w, m, ablated, n_keep, k_new)
+    kept = keep_within_fan_in(w, m, ablated, n_keep, k_new)
     # 5. Grow: every surviving row tops up to exactly k' inputs by |G| (just-dropped ones included).
     grown = grow_to_fan_in(g, kept, ablated, k_new)
     # 6. The new mask; new connections start at 0 with zero optimizer state, dropped and ablated
@@ -128,5 +113,5 @@ def srigl_update(weight, mask, grad, drop_fraction: float, budget: int, gamma_sa
     dropped = m & ~kept
     flags = dict(mask=kept | grown, new=grown & ~m, dropped=dropped, grown=grown,
                  regrown_same=dropped & grown)                     # (out, fan_in) each
-    return SRigLUpdate(**{name: a.reshape(mask.shape) for name, a in flags.items()},
-                       ablated=ablated, fan_in=k_new, n_drop=k_drop)
+    return MaskUpdate(**{name: a.reshape(mask.shape) for name, a in flags.items()},
+                      n_active=nnz, n_drop=k_drop, ablated=ablated, fan_in=k_new)

@@ -15,6 +15,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from rigl_np.methods import facts
 from rigl_np.runfolder import load_snapshots, read_json
 
 def new_figure(nrows: int = 1, ncols: int = 1, panel=(4.0, 3.2)):
@@ -52,15 +53,16 @@ class Run:
     config: dict          # config.json: {"data", "model", "optim", "sparse", "run"}
 
     @property
-    def method(self) -> str:
-        return self.config["sparse"]["method"]
+    def kind(self) -> dict:
+        """The method's facts (``rigl_np.methods.FACTS``): has_masks, drop_schedule, ..."""
+        return facts(self.config, self.metrics)
 
     @property
     def label(self) -> str:
         """"rigl erk 0.9 seed0" (or "dense seed0"): what the run is, for legends and titles."""
         s, seed = self.config["sparse"], self.config["optim"]["seed"]
-        if s["method"] == "dense":
-            return f"dense seed{seed}"
+        if self.kind["dense_baseline"]:
+            return f"{s['method']} seed{seed}"
         return f"{s['method']} {s['distribution']} {s['sparsity']:g} seed{seed}"
 
     @property

@@ -27,9 +27,6 @@ from rigl_np.viz.runs import (plot_accuracy_vs_flops, plot_accuracy_vs_sparsity,
                               results_from_runs)
 from rigl_np.viz.schedule import plot_drop_schedule
 
-DYNAMIC = ("rigl", "set", "snfs", "srigl")   # methods whose masks follow the drop-fraction schedule
-
-
 def input_layer(snapshot: dict, input_shape):
     """The first layer of ``snapshot`` whose mask is (out, C*H*W), i.e. reads the image; or None."""
     return next((name for name, m in snapshot.items()
@@ -40,7 +37,7 @@ def run_figures(run: Run) -> list:
     """Write the figures of one run into its folder; returns their paths."""
     out, s, metrics = run.path, run.config["sparse"], run.metrics
     written = [save(plot_training_curves([run.path]), out / "training_curves.png")]
-    if run.method in ("dense", "small-dense"):
+    if not run.kind["has_masks"]:
         return written
     # 1. how the density was spread, and what the run got
     shapes = model_shapes(run.config["model"]["model"], run.input_shape, metrics["num_classes"])
@@ -54,7 +51,7 @@ def run_figures(run: Run) -> list:
         written.append(save(plot_turnover_itop(updates), out / "turnover_itop.png"))
         if any("active_neurons" in v for v in updates[0]["layers"].values()):
             written.append(save(plot_active_neurons(updates), out / "active_neurons.png"))
-    if run.method in DYNAMIC:
+    if run.kind["drop_schedule"]:
         total = metrics["total_steps"]
         fig = plot_drop_schedule(s["alpha"], s["delta_t"], int(s["t_end_fraction"] * total),
                                  total, recorded=updates)
@@ -80,7 +77,7 @@ def comparison_figures(run_dirs: list, rows: list, out: Path) -> list:
     written = [save(plot_training_curves(run_dirs), out / "compare_training_curves.png"),
                save(plot_accuracy_vs_sparsity(rows), out / "accuracy_vs_sparsity.png"),
                save(plot_accuracy_vs_flops(rows), out / "accuracy_vs_flops.png")]
-    if any(r["method"] == "dense" for r in rows):
+    if any(r["dense_baseline"] for r in rows):
         written.append(save(plot_flops_vs_time(rows), out / "flops_vs_time.png"))
     return written
 

@@ -19,17 +19,27 @@ import csv
 import numpy as np
 
 from rigl_np.compare import row_from, summarise
+from rigl_np.methods import get
 from rigl_np.viz.common import integer_x, load_run, new_figure
 
 NUMERIC = ("sparsity", "seeds", "accuracy_mean", "accuracy_std", "global_density",
            "train_flops", "inference_flops", "seconds")
 
 
+FACT_COLUMNS = ("has_masks", "dense_baseline")
+
+
 def read_results(path) -> list:
-    """The rows of a ``results.csv`` written by ``rigl_np.compare``, numbers as floats."""
+    """The rows of a ``results.csv`` written by ``rigl_np.compare``, numbers as floats and the
+    method facts as booleans (tables written before they were recorded: from the method)."""
+    rows = []
     with open(path, newline="") as f:
-        return [{k: float(v) if k in NUMERIC else v for k, v in row.items()}
-                for row in csv.DictReader(f)]
+        for row in csv.DictReader(f):
+            row = {k: float(v) if k in NUMERIC else v for k, v in row.items()}
+            kind = get(row["method"]).kind()
+            row.update({k: row[k] == "True" if k in row else kind[k] for k in FACT_COLUMNS})
+            rows.append(row)
+    return rows
 
 
 def results_from_runs(run_dirs) -> list:
@@ -59,12 +69,15 @@ def plot_training_curves(run_dirs):
 def _groups(rows: list) -> dict:
     """``{(model, "method (distribution)", colour): rows}``, each group's rows by sparsity.
 
-    A method keeps its colour in every figure: dense is black, the others take tab10 in order.
+    A method keeps its colour in every figure: the dense baseline is black, the others take tab10
+    in order.
     """
-    groups, colours = {}, {"dense": "black"}
+    groups, colours = {}, {}
     for r in sorted(rows, key=lambda r: r["sparsity"]):
         label = r["method"] if r["distribution"] == "-" else f"{r['method']} ({r['distribution']})"
-        colour = colours.setdefault(label, f"C{len(colours) - 1}")
+        if r["dense_baseline"]:
+            colours.setdefault(label, "black")
+        colour = colours.setdefault(label, f"C{sum(c != 'black' for c in colours.values())}")
         groups.setdefault((r["model"], label, colour), []).append(r)
     return groups
 
@@ -90,12 +103,11 @@ def plot_accuracy_vs_sparsity(rows: list):
         ax = axes[model]
         acc = np.array([r["accuracy_mean"] for r in group])
         std = np.array([r["accuracy_std"] for r in group])
-        if label == "dense":
-            ax.axhline(acc[0], color=colour, linestyle="--", label="dense")
+        if group[0]["dense_baseline"]:
+            ax.axhline(acc[0], color=colour, linestyle="--", label=label)
             ax.axhspan(acc[0] - std[0], acc[0] + std[0], color=colour, alpha=0.1)
             continue
-        x = [r["sparsity"] if r["method"] == "small-dense" else 1 - r["global_density"]
-             for r in group]
+        x = [1 - r["global_density"] if r["has_masks"] else r["sparsity"] for r in group]
         ax.errorbar(x, acc, yerr=std, marker="o", capsize=3, color=colour, label=label)
     _label(axes, "sparsity (1 - real global density)", "test accuracy", "accuracy vs sparsity")
     return fig
@@ -125,7 +137,7 @@ def plot_flops_vs_time(rows: list):
     Needs a dense row per model drawn (models without one are left out; none at all raises
     ValueError). The grey diagonal is where the points would lie if time followed FLOPs.
     """
-    dense = {r["model"]: r["seconds"] for r in rows if r["method"] == "dense"}
+    dense = {r["model"]: r["seconds"] for r in rows if r["dense_baseline"]}
     if not dense:
         raise ValueError("the table has no dense row to measure wall time against")
     fig, axes = _model_axes([r for r in rows if r["model"] in dense])

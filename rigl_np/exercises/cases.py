@@ -1,0 +1,156 @@
+"""The inputs the graders try, drawn afresh from a host ``Generator`` at every check.
+
+Each builder returns a list of ``Case``: a few random ones and the hard ones a function must
+get right (RigL paper, Section 3, and the SRigL paper's constant fan-in regrowth): ties exactly
+at the k-th score, k = 0, weights that are non-zero at inactive positions, active weights that
+are exactly zero, zero gradients where some zero-gradient positions must be grown, a
+just-dropped connection with one of the top-k gradients, conv-shaped (out, in, kh, kw) weights,
+ERK layers that overflow. Every case is random in its shape and values, so a function that
+memorises an example cannot pass. Arrays are float32 (weights, gradients) and bool (masks) on
+the host.
+"""
+from __future__ import annotations
+
+import math
+
+from rigl_np import backend
+from rigl_np.exercises.result import Case
+
+
+def random_shape(rng, conv: bool = False) -> tuple:
+    if conv:
+        return (int(rng.integers(2, 5)), int(rng.integers(2, 4)), 3, 3)  # (out, in, kh, kw)
+    return (int(rng.integers(4, 9)), int(rng.integers(5, 11)))            # (out, in)
+
+
+def exact_mask(rng, shape, n_active: int):
+    """A random boolean array of ``shape`` with exactly ``n_active`` True."""
+    return (rng.permutation(math.prod(shape)) < n_active).reshape(shape)
+
+
+def ends(shape, at_start: int, at_end: int):
+    """True at the first ``at_start`` and the last ``at_end`` flat (C-order) positions."""
+    position = backend.array_module().arange(math.prod(shape))
+    return ((position < at_start) | (position >= position.size - at_end)).reshape(shape)
+
+
+def normal(rng, shape):
+    return rng.standardnormal(shape).astype("float32")
+
+
+def zeros_outside(values, where):
+    """``values`` where ``where`` is True, exactly +0.0 elsewhere (a product would leave -0.0)."""
+    return backend.array_module(values).where(where, values, 0).astype("float32")
+
+
+def quantised(rng, shape):
+    """Values in {±1, ±2, ±3} / 4: many exactly equal magnitudes."""
+    sign = rng.choice([-1.0, 1.0], size=shape)
+    return (sign * rng.integers(1, 4, size=shape) / 4).astype("float32")
+
+
+def distinct(rng, shape):
+    """Values whose magnitudes are all different: a random order of 1..N, over N, random signs."""
+    n = math.prod(shape)
+    sign = rng.choice([-1.0, 1.0], size=shape)
+    return (sign * (rng.permutation(n) + 1).reshape(shape) / n).astype("float32")
+
+
+def negate_largest(values, where) -> None:
+    """Make the largest magnitude among ``where`` negative (catches a forgotten abs)."""
+    xp = backend.array_module(values)
+    i = int(xp.where(where, xp.abs(values), -1).argmax())
+    values.flat[i] = -abs(values.flat[i])
+
+
+def tie_cut(rng, magnitudes, descending: bool) -> int:
+    """A k with the k-th and (k+1)-th of ``magnitudes`` (sorted) exactly equal."""
+    xp = backend.array_module(magnitudes)
+    s = xp.sort(magnitudes)
+    s = s[::-1] if descending else s
+    return int(rng.choice(xp.flatnonzero(s[1:] == s[:-1]) + 1))
+
+
+def random_layer(rng, conv: bool = False):
+    """weight, mask (30-50 % active), grad; weights at inactive positions are large."""
+    shape = random_shape(rng, conv)
+    n = math.prod(shape)
+    mask = exact_mask(rng, shape, int(rng.integers(3 * n // 10, n // 2 + 1)))
+    weight = normal(rng, shape)
+    weight[~mask] *= 10
+    negate_largest(weight, mask)
+    return weight, mask, normal(rng, shape)
+
+
+def drop_k(rng, n: int) -> int:
+    """A k in [2, n - 2] with k != n - k (so "kept" and "dropped" have different sizes)."""
+    k = int(rng.integers(2, n - 1))
+    return k - 1 if 2 * k == n else k
+
+
+def drop_cases(rng) -> list:
+    """Cases for fn(weight, mask, k) -> kept."""
+    cases = []
+    weight, mask, _ = random_layer(rng)
+    cases.append(Case("random weights, larger ones at inactive positions",
+                      dict(weight=weight, mask=mask, k=drop_k(rng, int(mask.sum())))))
+    weight, mask, _ = random_layer(rng)
+    weight[mask] = quantised(rng, weight.shape)[mask]
+    k = tie_cut(rng, abs(weight[mask]), descending=False)
+    cases.append(Case("ties exactly at the k-th |W|", dict(weight=weight, mask=mask, k=k)))
+    shape = (5, 8)
+    mask = ~ends(shape, int(rng.integers(3, 8)), int(rng.integers(3, 8)))
+    weight = zeros_outside(normal(rng, shape), mask)
+    zeros = exact_mask(rng, (int(mask.sum()),), int(rng.integers(4, 8)))
+    weight[mask] = zeros_outside(weight[mask], ~zeros)
+    cases.append(Case("active weights exactly 0, some kept and some dropped",
+                      dict(weight=weight, mask=mask, k=int(rng.integers(1, int(zeros.sum()))))))
+    weight, mask, _ = random_layer(rng)
+    cases.append(Case("k = 0", dict(weight=weight, mask=mask, k=0)))
+    weight, mask, _ = random_layer(rng)
+    cases.append(Case("k = nnz (every connection dropped)",
+                      dict(weight=weight, mask=mask, k=int(mask.sum()))))
+    weight, mask, _ = random_layer(rng, conv=True)
+    cases.append(Case("a conv-shaped weight (out, in, kh, kw)",
+                      dict(weight=weight, mask=mask, k=drop_k(rng, int(mask.sum())))))
+    return cases
+
+
+def _grow_layer(rng, conv: bool = False):
+    """grad, kept (about half the positions); gradients at kept positions are large."""
+    shape = random_shape(rng, conv)
+    kept = exact_mask(rng, shape, math.prod(shape) // 2)
+    grad = normal(rng, shape)
+    grad[kept] *= 10
+    negate_largest(grad, ~kept)
+    return grad, kept
+
+
+def grow_cases(rng) -> list:
+    """Cases for fn(grad, kept, k) -> grown."""
+    cases = []
+    grad, kept = _grow_layer(rng)
+    cases.append(Case("random gradients, larger ones at kept positions",
+                      dict(grad=grad, kept=kept, k=drop_k(rng, int((~kept).sum())))))
+    grad, kept = _grow_layer(rng)
+    grad[~kept] = quantised(rng, grad.shape)[~kept]
+    k = tie_cut(rng, abs(grad[~kept]), descending=True)
+    cases.append(Case("ties exactly at the k-th |G|", dict(grad=grad, kept=kept, k=k)))
+    grad, kept = _grow_layer(rng)
+    free = int((~kept).sum())
+    nonzero = exact_mask(rng, (free,), int(rng.integers(1, free // 3)))
+    grad[~kept] = zeros_outside(grad[~kept], nonzero)
+    k = int(nonzero.sum()) + int(rng.integers(1, free - int(nonzero.sum())))
+    cases.append(Case("zero gradients where some zero-gradient positions must be grown",
+                      dict(grad=grad, kept=kept, k=k)))
+    shape = (5, 8)
+    kept = ends(shape, int(rng.integers(3, 10)), int(rng.integers(3, 10)))
+    cases.append(Case("all gradients 0, kept positions first and last",
+                      dict(grad=backend.array_module().zeros(shape, dtype="float32"), kept=kept,
+                           k=int(rng.integers(1, int((~kept).sum()))))))
+    grad, kept = _grow_layer(rng)
+    cases.append(Case("k = 0", dict(grad=grad, kept=kept, k=0)))
+    grad, kept = _grow_layer(rng, conv=True)
+    cases.append(Case("a conv-shaped gradient (out, in, kh, kw)",
+                      dict(grad=grad, kept=kept, k=drop_k(rng, int((~kept).sum())))))
+    return cases

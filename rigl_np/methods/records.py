@@ -1,0 +1,68 @@
+"""What a run keeps of its mask updates: per-update records, the ITOP rate, mask snapshots.
+
+One record per mask update (docs/semantics.md "Metrics"):
+``{"step", "drop_fraction", "layers": {name: layer record}, "turnover", "itop_rate"}``, where a
+layer record is ``rigl_np.rigl.MaskUpdate.record()`` (dropped, grown, regrown_same, nnz, and for
+SRigL fan_in and active_neurons). Turnover is new connections over active ones; the ITOP rate
+(Liu et al. 2021) is the fraction of the sparse layers' weights that have ever been active.
+"""
+from __future__ import annotations
+
+from rigl_np import backend
+
+
+class MaskRecords:
+    """Per-update records, the ever-active set behind the ITOP rate, bit-packed mask snapshots.
+
+    Snapshots are taken at step 0 and then after every mask update (``snapshot_every`` 0) or every
+    ``snapshot_every`` batches; each is ``{name: packed uint8 host array}`` (1 bit per weight).
+    """
+
+    def __init__(self, masks: dict, snapshot_every: int = 0):
+        self.updates = []                                  # one dict per mask update
+        self.ever_active = {name: m.copy() for name, m in masks.items()}
+        self.snapshot_every = snapshot_every
+        self.snapshots = {}                                # {step: {name: packed bits}}
+        self.snapshot(0, masks)
+
+    def snapshot(self, step: int, masks: dict) -> None:
+        """Keep a bit-packed host copy of every mask at ``step``."""
+        self.snapshots[step] = {name: backend.to_numpy(backend.array_module(m).packbits(m.ravel()))
+                                for name, m in masks.items()}
+
+    def tick(self, step: int, masks: dict) -> None:
+        """Called after every batch: snapshot on the fixed interval, if one was asked for."""
+        if self.snapshot_every and step % self.snapshot_every == 0:
+            self.snapshot(step, masks)
+
+    def itop_rate(self) -> float:
+        """Fraction of the sparse layers' weights that have been active at some point."""
+        ever = sum(int(backend.to_scalar(m.sum())) for m in self.ever_active.values())
+        size = sum(m.size for m in self.ever_active.values())
+        return ever / size if size else 1.0
+
+    def add(self, step: int, drop_fraction: float, layers: dict, masks: dict) -> dict:
+        """Record one update; ``layers`` is ``{name: MaskUpdate.record()}``."""
+        for name, m in masks.items():
+            self.ever_active[name] |= m
+        new = sum(v["grown"] - v["regrown_same"] for v in layers.values())
+        nnz = sum(v["nnz"] for v in layers.values())
+        record = {"step": step, "drop_fraction": drop_fraction, "layers": layers,
+                  "turnover": new / nnz if nnz else 0.0, "itop_rate": self.itop_rate()}
+        self.updates.append(record)
+        if not self.snapshot_every:
+            self.snapshot(step, masks)
+        return record
+
+    def state(self):
+        """(nested dict of arrays, JSON-able meta) for a checkpoint; steps become string keys."""
+        arrays = {"ever": self.ever_active,
+                  "snap": {str(step): packed for step, packed in self.snapshots.items()}}
+        return arrays, {"updates": self.updates}
+
+    def load_state(self, arrays: dict, meta: dict) -> None:
+        self.ever_active = {n: m.astype(bool) for n, m in arrays.get("ever", {}).items()}
+        snaps = arrays.get("snap", {})
+        self.snapshots = {int(step): {n: backend.to_numpy(p) for n, p in packed.items()}
+                          for step, packed in sorted(snaps.items(), key=lambda kv: int(kv[0]))}
+        self.updates = meta["updates"]

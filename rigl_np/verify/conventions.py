@@ -1,0 +1,144 @@
+"""The conventions other implementations choose differently, as switches, and the cause codes.
+
+RigL (Evci et al. 2020, Section 3) and SRigL (Lasby et al. 2024, Section 4) leave details open
+that implementations settle differently: how k is rounded, whether inactive positions compete in
+the drop, whether just-dropped connections may come straight back, which memory layout orders the
+ties, ... (docs/semantics.md "Differences from other implementations"; docs/verify.md has the
+table of which public implementation chooses what). Each is a ``Switch``: its command-line
+option, its choices (the first is rigl_np's own, the default), the cause code ``verify`` reports
+when a file needs it, and a line of help. ``SWITCHES`` is the one table the command line, its
+``--help`` and docs/verify.md are built from.
+
+A ``Convention`` is one choice for every update switch; ``Convention()`` is rigl_np's semantics.
+``drop_counts`` lists the values of k each k-rounding rule gives (floor, round, ceil, each in the
+arithmetic implementations are seen to use).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Switch:
+    field: str           # Convention field / option dest
+    option: str          # the command-line option
+    choices: tuple       # the first one is rigl_np's own (the default)
+    cause: str           # the cause code a file that needs a non-default choice gets
+    help: str
+
+
+SWITCHES = (
+    Switch("k_rounding", "--k-rounding", ("floor", "round", "ceil"), "k_rounding",
+           "k = floor|round|ceil(f * n) dropped (round also as n - round(n * (1 - f)))"),
+    Switch("grow_count", "--grow-count", ("k", "refill"), "grow_count",
+           "grow k (as many as dropped) | refill to the layer's target count (key budget)"),
+    Switch("drop_candidates", "--drop-candidates", ("active", "all"), "drop_inactive",
+           "rank only active connections in the drop | all positions (inactive ones too)"),
+    Switch("regrow_dropped", "--regrow-dropped", ("yes", "no"), "no_regrow_dropped",
+           "just-dropped connections may be grown back | may not"),
+    Switch("regrown", "--regrown", ("keep", "reset"), "regrown_reset",
+           "dropped-and-regrown connections keep their weight and state | are reset to 0"),
+    Switch("layout", "--layout", ("out_in", "in_out"), "layout",
+           "the layout of files without a layout key, and the order ties are broken in: "
+           "(out, in[, kh, kw]) | (in, out) and (kh, kw, in, out)"),
+    Switch("tie_noise", "--tie-noise", ("no", "yes"), "tie_noise",
+           "exact scores | scores perturbed by Gaussian noise of sigma 1e-5 (the official code)"),
+    Switch("fan_in", "--fan-in", ("recompute", "keep"), "fan_in",
+           "SRigL: k' = budget // surviving neurons | keep the fan-in from before the ablation"),
+    Switch("ablation", "--ablation", ("file", "always", "never"), "ablation",
+           "SRigL: ablate neurons where the file's ablate key says | in every layer (the output "
+           "layer too) | nowhere"),
+    Switch("density_count", "--density-count", ("complement", "floor", "round"), "density",
+           "densities: a layer holds N - floor((1 - d) N) | floor(d N) | round(d N) weights"),
+    Switch("excluded", "--excluded", ("outside", "inside"), "density",
+           "densities: layers in dense_layers are outside the global budget | inside it"),
+    Switch("first_update", "--first-update", ("delta", "zero"), "schedule",
+           "schedule: the first update is at t = delta_t | at t = 0"),
+    Switch("count_update_batches", "--count-update-batches", ("yes", "no"), "schedule",
+           "schedule: update batches advance the step counter | do not"),
+    Switch("t_end", "--t-end", ("exclusive", "inclusive"), "schedule",
+           "schedule: updates while t < t_end | while t <= t_end"),
+)
+SWITCH = {s.field: s for s in SWITCHES}
+
+# cause code -> (always a violation?, meaning)
+CAUSES = {
+    "tie": (False, "a choice among exactly equal scores (a tie at the selection threshold)"),
+    "k_rounding": (False, "k rounded another way than floor(f * n)"),
+    "grow_count": (False, "grew a different number of connections than were dropped"),
+    "drop_inactive": (False, "inactive positions were ranked in the drop"),
+    "no_regrow_dropped": (False, "just-dropped connections could not come back"),
+    "layout": (False, "ties ordered in another memory layout"),
+    "tie_noise": (False, "choices within the official code's score noise (sigma 1e-5)"),
+    "regrown_reset": (False, "dropped-and-regrown connections lost their weight or state"),
+    "fan_in": (False, "SRigL: another constant fan-in than budget // surviving neurons"),
+    "ablation": (False, "SRigL: other neurons ablated than the rule (and the ablate key) give"),
+    "schedule": (False, "update steps or drop fractions from another schedule convention"),
+    "density": (False, "layer densities or counts from another convention"),
+    "wrong_drop": (True, "a connection was dropped that had to be kept, or the reverse"),
+    "wrong_grow": (True, "a connection was grown that had to stay off, or the reverse"),
+    "new_weight_nonzero": (True, "a new connection does not start at weight 0"),
+    "state_not_reset": (True, "the optimizer state of a new connection is not 0"),
+    "off_mask_nonzero": (True, "a weight or optimizer state is non-zero off the new mask"),
+    "kept_changed": (True, "a kept connection's weight or state changed in the update"),
+}
+UPDATE_SWITCHES = ("k_rounding", "grow_count", "drop_candidates", "regrow_dropped", "regrown",
+                   "layout", "tie_noise", "fan_in", "ablation")
+TIE_NOISE_BOUND = 6e-5   # 6 sigma of the official code's sigma = 1e-5 noise on one score
+
+
+@dataclass(frozen=True)
+class Convention:
+    """One choice per update switch; the defaults are rigl_np's semantics."""
+
+    k_rounding: str = "floor"
+    grow_count: str = "k"
+    drop_candidates: str = "active"
+    regrow_dropped: str = "yes"
+    regrown: str = "keep"
+    layout: str = "out_in"
+    tie_noise: str = "no"
+    fan_in: str = "recompute"
+    ablation: str = "file"
+
+    def changed(self) -> dict:
+        """``{field: choice}`` of every switch not at rigl_np's default."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if getattr(self, f.name) != f.default}
+
+    def with_(self, **choices) -> "Convention":
+        return replace(self, **choices)
+
+
+def option_text(field: str, choice: str) -> str:
+    """The command-line words that select ``choice`` (``--k-rounding round``)."""
+    return f"{SWITCH[field].option} {choice}"
+
+
+def drop_counts(n: int, f: float) -> list:
+    """``[(rule, k, formula)]``: each distinct k the rounding rules give for n active and f.
+
+    floor first (rigl_np's own, in float64 as ``rigl_update`` computes it); then the same rules in
+    float32 arithmetic (TensorFlow casts n * f in float32), and round also as n - round(n (1 - f))
+    and with halves rounded up; k is clipped to [0, n].
+    """
+    x64, x32 = f * n, float(np.float32(n) * np.float32(f))
+    half_up = math.floor(x64 + 0.5)
+    rules = [("floor", math.floor(x64), "floor(f * n)"),
+             ("floor", math.floor(x32), "floor(f * n) in float32"),
+             ("round", round(x64), "round(f * n)"),
+             ("round", n - round(n * (1 - f)), "n - round(n * (1 - f))"),
+             ("round", half_up, "floor(f * n + 1/2)"),
+             ("round", round(x32), "round(f * n) in float32"),
+             ("ceil", math.ceil(x64), "ceil(f * n)"),
+             ("ceil", math.ceil(x32), "ceil(f * n) in float32")]
+    out, seen = [], set()
+    for rule, k, formula in rules:                 # one entry per distinct k, the first rule wins
+        k = min(max(int(k), 0), n)
+        if k not in seen:
+            seen.add(k)
+            out.append((rule, k, formula))
+    return out

@@ -1,0 +1,181 @@
+"""One layer update per check: splitting a file into layers, loading them, undoing the layout.
+
+A single-layer file holds the keys of ``schema.UPDATE_KEYS`` as they are; a whole-model file holds
+them prefixed ``<layer>/`` (``fc1/weight``, ``params/Dense_0/kernel/new_mask``,
+``conv1.weight/state/momentum_buffer``): the layer is everything before the last known key.
+Unprefixed model-wide scalars (``drop_fraction``, ``step``, ``layout``, ...) apply to every layer
+without its own.
+
+Every layer is loaded (lazily, one at a time) into a ``Problem`` in rigl_np's layout, PyTorch's
+(out, in) and (out, in, kh, kw) (docs/semantics.md "Conventions"): arrays saved ``in_out``,
+(in, out) or (kh, kw, in, out) as JAX and TensorFlow store kernels, are transposed on load, and
+``to_layout`` / ``to_canonical`` convert between the two.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rigl_np.verify import fileformat as ff
+from rigl_np.verify.schema import (ANSWER_PREFIX, FORMAT_VERSION, KINDS, LAYOUTS, METHODS,
+                                   STATE_GROUPS, layer_key_names, model_wide_keys)
+
+LEAVES = set(layer_key_names())
+FILE_LEVEL = {"format_version", "kind"}
+
+
+def to_canonical(a, layout: str):
+    """A view of ``a`` (stored in ``layout``) in rigl_np's (out, in[, kh, kw]) layout."""
+    if layout == "out_in":
+        return a
+    return a.T if a.ndim == 2 else a.transpose(3, 2, 0, 1)        # (kh,kw,in,out) -> (out,in,kh,kw)
+
+
+def to_layout(a, layout: str):
+    """A view of canonical ``a`` in ``layout`` (the inverse of ``to_canonical``)."""
+    if layout == "out_in":
+        return a
+    return a.T if a.ndim == 2 else a.transpose(2, 3, 1, 0)        # (out,in,kh,kw) -> (kh,kw,in,out)
+
+
+@dataclass
+class Problem:
+    """One layer's update, every array in rigl_np's layout (bool masks, numeric rest)."""
+
+    path: str
+    layer: str | None
+    method: str
+    layout: str                  # how the file stored the arrays (and so, by default, its tie order)
+    weight: np.ndarray
+    mask: np.ndarray
+    grow_score: np.ndarray       # what the grow step ranks: |grad| (rigl, snfs, srigl) or grow_score
+    new_mask: np.ndarray
+    drop_fraction: float
+    step: int | None = None
+    budget: int | None = None
+    gamma_sal: float = 0.3
+    ablate: bool = True
+    new_weight: np.ndarray | None = None
+    state: dict = field(default_factory=dict)       # slot -> array before the update
+    new_state: dict = field(default_factory=dict)   # slot -> array after it
+
+
+def split_key(name: str):
+    """(layer or None, key) of an archive key, or None for keys verify does not read."""
+    if name in FILE_LEVEL:
+        return None, name
+    if name.startswith(ANSWER_PREFIX):
+        return None
+    parts = name.split("/")
+    if parts[-1] in LEAVES:
+        return "/".join(parts[:-1]) or None, parts[-1]
+    if len(parts) >= 2 and parts[-2] in STATE_GROUPS and parts[-1]:
+        return "/".join(parts[:-2]) or None, f"{parts[-2]}/{parts[-1]}"
+    return None
+
+
+def file_kind(archive: ff.Archive) -> str:
+    """The ``kind`` of a file (update, densities, schedule), after checking its format version."""
+    if "format_version" in archive:
+        version = ff.scalar_int(archive, "format_version", 1)
+        if version > FORMAT_VERSION:
+            raise ff.InputError(f"{archive.path}: format_version {version} is newer than this "
+                                f"rigl_np reads ({FORMAT_VERSION}); update rigl_np")
+    return ff.scalar_str(archive, "kind", KINDS) if "kind" in archive else "update"
+
+
+def layer_groups(archive: ff.Archive) -> dict:
+    """``{layer or None: {key: archive key}}`` plus the model-wide defaults under None."""
+    groups: dict = {}
+    for name in archive.keys():
+        split = split_key(name)
+        if split is not None and split[1] not in FILE_LEVEL:
+            groups.setdefault(split[0], {})[split[1]] = name
+    top = groups.get(None, {})
+    named = [layer for layer in groups if layer is not None]
+    if "weight" in top and named:
+        raise ff.InputError(f"{archive.path}: holds both a single-layer update (key 'weight') and "
+                            f"prefixed layers ({named[0]!r}/...); write one or the other")
+    if "weight" not in top and not named:
+        raise ff.InputError(f"{archive.path}: no key 'weight' and no '<layer>/weight': not an "
+                            "update file (see python -m rigl_np verify --help for the keys)")
+    for layer in named:
+        if "weight" not in groups[layer]:
+            raise ff.InputError(f"{archive.path}: layer {layer!r} has "
+                                f"{sorted(groups[layer])[0]!r} but no 'weight'")
+    extra = set(top) - set(model_wide_keys()) if named else set()
+    if extra:
+        raise ff.InputError(f"{archive.path}: unprefixed key(s) {sorted(extra)} in a whole-model "
+                            f"file; only {', '.join(model_wide_keys())} may apply to every layer")
+    return groups
+
+
+def _required(method: str) -> tuple:
+    score = "grow_score" if method == "set" else "grad"
+    extra = ("budget",) if method == "srigl" else ()
+    return ("weight", "mask", score, "drop_fraction", "new_mask") + extra
+
+
+def load_problem(archive: ff.Archive, layer, keys: dict, defaults: dict,
+                 default_layout: str) -> Problem:
+    """The ``Problem`` of one layer (keys: its ``{key: archive key}``; defaults: model-wide keys)."""
+    keys = {**{k: v for k, v in defaults.items() if k not in keys}, **keys}
+    where = f" (layer {layer!r})" if layer is not None else ""
+    method = ff.scalar_str(archive, keys["method"], METHODS) if "method" in keys else "rigl"
+    missing = [k for k in _required(method) if k not in keys]
+    if missing:
+        raise ff.InputError(f"{archive.path}{where}: missing key(s) {missing}; a {method} update "
+                            f"holds {', '.join(_required(method))} (see verify --help)")
+    layout = (ff.scalar_str(archive, keys["layout"], LAYOUTS) if "layout" in keys
+              else default_layout)
+    weight = ff.numeric_array(archive, keys["weight"])
+    shape = weight.shape
+    if layout == "in_out" and weight.ndim not in (2, 4):
+        raise ff.InputError(f"{archive.path}{where}: layout in_out is defined for (in, out) and "
+                            f"(kh, kw, in, out) weights, not shape {shape}")
+    if weight.ndim == 0:
+        raise ff.InputError(f"{archive.path}{where}: weight must be an array, got a scalar")
+
+    def canon(a):
+        return to_canonical(a, layout)
+
+    score_key = "grow_score" if method == "set" else "grad"
+    score = ff.numeric_array(archive, keys[score_key], shape)
+    p = Problem(path=archive.path, layer=layer, method=method, layout=layout,
+                weight=canon(weight), mask=canon(ff.bool_array(archive, keys["mask"], shape)),
+                grow_score=canon(score if method == "set" else np.abs(score)),
+                new_mask=canon(ff.bool_array(archive, keys["new_mask"], shape)),
+                drop_fraction=ff.scalar_float(archive, keys["drop_fraction"], 0.0, 1.0))
+    if "new_weight" in keys:
+        p.new_weight = canon(ff.numeric_array(archive, keys["new_weight"], shape))
+    for key, name in keys.items():
+        group, _, slot = key.partition("/")
+        if group in STATE_GROUPS:
+            target = p.state if group == "state" else p.new_state
+            target[slot] = canon(ff.numeric_array(archive, name, shape))
+    if "step" in keys:
+        p.step = ff.scalar_int(archive, keys["step"], 0)
+    if "budget" in keys:
+        p.budget = ff.scalar_int(archive, keys["budget"], 0)
+        if p.budget > weight.size:
+            raise ff.InputError(f"{archive.path}{where}: budget {p.budget} exceeds the layer's "
+                                f"{weight.size} weights")
+    if method == "srigl" and weight.ndim < 2:
+        raise ff.InputError(f"{archive.path}{where}: srigl needs a weight with rows (neurons); "
+                            f"got shape {shape}")
+    if "gamma_sal" in keys:
+        p.gamma_sal = ff.scalar_float(archive, keys["gamma_sal"], 0.0, 1.0)
+    if "ablate" in keys:
+        p.ablate = ff.scalar_bool(archive, keys["ablate"])
+    return p
+
+
+def problems(archive: ff.Archive, default_layout: str = "out_in"):
+    """Every layer update of an update file, loaded one at a time: yields ``Problem``."""
+    groups = layer_groups(archive)
+    top = groups.pop(None, {})
+    if not groups:                                                 # a single-layer file
+        yield load_problem(archive, None, top, {}, default_layout)
+    for layer, keys in groups.items():
+        yield load_problem(archive, layer, keys, top, default_layout)

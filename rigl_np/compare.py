@@ -79,16 +79,25 @@ def summarise(rows: list) -> list:
     return table
 
 
-def to_markdown(table: list) -> str:
+def accuracy_cell(t: dict) -> str:
+    """"87.35 ± 0.28 (n=3)": mean ± std over seeds in %; one seed has no spread to show."""
+    spread = f" ± {100 * t['accuracy_std']:.2f}" if t["seeds"] > 1 else ""
+    return f"{100 * t['accuracy_mean']:.2f}{spread} (n={t['seeds']:g})"
+
+
+def to_markdown(table: list, timing: str = "") -> str:
+    """The results table; ``timing`` says how the seconds were measured (a note under it)."""
     lines = ["| model | method | distribution | sparsity | test accuracy (%) | real density | "
              "train FLOPs | inference FLOPs | seconds/run |",
              "|---|---|---|---|---|---|---|---|---|"]
     for t in table:
         lines.append(f"| {t['model']} | {t['method']} | {t['distribution']} | {t['sparsity']:g} | "
-                     f"{100 * t['accuracy_mean']:.2f} ± {100 * t['accuracy_std']:.2f} "
-                     f"(n={t['seeds']}) | {t['global_density']:.4f} | {t['train_flops']:.3f}x | "
+                     f"{accuracy_cell(t)} | {t['global_density']:.4f} | {t['train_flops']:.3f}x | "
                      f"{t['inference_flops']:.3f}x | {t['seconds']:.0f} |")
-    return "\n".join(lines) + "\n"
+    note = ("\nseconds/run: wall time of one run on a shared machine" + (f", {timing}" if timing else "")
+            + "; theoretical FLOPs, not these seconds, are what the methods cost (masked dense "
+            "compute runs at dense speed).\n")
+    return "\n".join(lines) + "\n" + note
 
 
 def to_csv(table: list) -> str:
@@ -156,6 +165,8 @@ def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, 
     rows = [row_from({k: dataclasses.asdict(v) for k, v in cfgs.items()},
                      read_json(Path(cfgs["run"].out) / "metrics.json")) for cfgs in cells]
     table = summarise(rows)
-    atomic_write_bytes(out / "results.md", to_markdown(table).encode())
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "the default number of")
+    timing = f"{max(jobs, 1)} run(s) at a time with {threads} BLAS thread(s) each"
+    atomic_write_bytes(out / "results.md", to_markdown(table, timing).encode())
     atomic_write_bytes(out / "results.csv", to_csv(table).encode())
     return rows

@@ -19,7 +19,7 @@ import math
 
 from rigl_np import backend
 from rigl_np.nn import Conv2d, Linear
-from rigl_np.rigl import pruning_sparsity
+from rigl_np.rigl import last_pruning_step, pruning_density
 
 
 def layer_flops(model, input_shape) -> dict:
@@ -58,14 +58,13 @@ def pruning_training_flops(flops: dict, densities: dict, total_steps: int, delta
                            t0: int, t1: int) -> float:
     """Gradual pruning: mean over all steps of 3·f_S(t), each layer at its scheduled density.
 
-    The masks change every ``delta_t`` steps between t0 and t1, so the density of step t is that
-    of the last pruning step at or before t (dense before the first).
+    The masks change every ``delta_t`` steps between t0 and t1 and at t1, so the density of step t
+    is the schedule's at the last pruning step at or before t (dense before the first).
     """
     total = 0.0
     for step in range(1, total_steps + 1):
-        last = min(step, t1) // delta_t * delta_t
-        at = {name: 1.0 if last < max(t0, 1) else
-              1 - pruning_sparsity(last, 0.0, 1 - d, t0, t1) for name, d in densities.items()}
+        last = last_pruning_step(step, delta_t, t0, t1)
+        at = {name: pruning_density(last, d, t0, t1) for name, d in densities.items()}
         total += 3 * forward_flops(flops, at)
     return total / total_steps
 

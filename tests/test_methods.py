@@ -160,6 +160,16 @@ def test_pruning_follows_the_cubic_schedule_to_the_target():
     assert fc1 == sorted(fc1, reverse=True) and len(set(fc1)) > 2    # shrinks step by step
 
 
+@pytest.mark.parametrize("delta_t,t1", [(4, 10), (3, 7), (100, 35)])
+def test_pruning_reaches_its_exact_target_whatever_delta_t_and_t1(delta_t, t1):
+    model, method, opt, batches = _setup(Pruning, density=0.2, delta_t=delta_t, t0=0, t1=t1)
+    for step in range(1, t1 + 1):
+        train_step(model, opt, *batches[step % 4], step, method)
+    assert method.records.updates[-1]["step"] == t1
+    for name, mask in _host(method.masks).items():
+        assert mask.sum() == nnz_for(mask.size, method.densities[name]), (name, delta_t, t1)
+
+
 def test_small_dense_matches_the_sparse_parameter_count():
     shapes = {n: s.shape for n, s in build_model("lenet300", SHAPE, 10).params().items()
               if n.endswith("weight")}

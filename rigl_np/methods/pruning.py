@@ -1,9 +1,9 @@
 """Gradual magnitude pruning (Zhu & Gupta 2017): dense to sparse over training.
 
-Every layer starts dense. Every ``delta_t`` batches between ``t0`` and ``t1`` (after the optimizer
-step), each sparse layer keeps only its largest-magnitude weights, so that its density follows the
+Every layer starts dense. Every ``delta_t`` batches between ``t0`` and ``t1``, and at ``t1`` (after
+the optimizer step), each sparse layer keeps only its largest-magnitude weights, so that its density follows the
 cubic schedule ``rigl.pruning_density`` from 1 down to its final density d_l (from the chosen
-distribution). Pruned weights never come back. Our choice (the paper leaves it to the user):
+distribution), which it holds exactly from t1 on. Pruned weights never come back. Our choice (the paper leaves it to the user):
 t0 = 0 and t1 = t_end (75 % of training by default), so pruning ends when the sparse methods stop
 changing their masks. FLOPs: the mean over the schedule of 3 f_S(t).
 """

@@ -38,8 +38,16 @@ def is_update_step(step: int, delta_t: int, t_end: int) -> bool:
 
 
 def is_pruning_step(step: int, delta_t: int, t0: int, t1: int) -> bool:
-    """True when gradual pruning prunes after batch ``step``: every ``delta_t`` batches in [t0, t1]."""
-    return step % delta_t == 0 and t0 <= step <= t1
+    """True when gradual pruning prunes after batch ``step``: every ``delta_t`` batches in
+    [t0, t1], and at t1 itself, so the final density is reached whatever ΔT and t1 are."""
+    return t0 <= step <= t1 and (step % delta_t == 0 or step == t1)
+
+
+def last_pruning_step(step: int, delta_t: int, t0: int, t1: int) -> int:
+    """The latest pruning step at or before ``step`` (``t0`` before the first: still dense)."""
+    if step >= t1:
+        return t1
+    return max(step // delta_t * delta_t, t0)
 
 
 def pruning_density(step: int, final_density: float, t0: int, t1: int) -> float:

@@ -35,7 +35,7 @@ def ends(shape, at_start: int, at_end: int):
 
 
 def normal(rng, shape):
-    return rng.standardnormal(shape).astype("float32")
+    return rng.standard_normal(shape).astype("float32")
 
 
 def zeros_outside(values, where):

@@ -1,0 +1,150 @@
+"""The inputs of the graders that take a whole layer: rigl_update, full_update, srigl_grow.
+
+Built from the pieces of ``cases.py``, drawn afresh at every check. The hard cases of a full
+RigL update (RigL paper, Section 3 and Algorithm 1): a just-dropped connection with the largest
+|G| (it must come back), ties at the k-th |W| and |G|, zero gradients, active weights exactly 0,
+k = 0, a layer at density 1, conv-shaped weights; drop fractions whose f * nnz lies between two
+integers well away from both, so that rounding k up or to the nearest is caught. SRigL's
+regrowth (Lasby et al. 2024): rows that need 0, some or all of the fan-in, ablated rows, one row
+whose gradients beat every other row's (caught when growth crosses rows).
+"""
+from __future__ import annotations
+
+import math
+
+from rigl_np import backend
+from rigl_np.exercises.cases import (distinct, exact_mask, negate_largest, normal, quantised,
+                                     random_layer, random_shape, tie_cut, zeros_outside)
+from rigl_np.exercises.result import Case
+from rigl_np.rigl import keep_after_drop
+
+
+def _fraction(rng, n: int, k: int) -> float:
+    """A drop fraction f with floor(f * n) = k and f * n - k in [0.55, 0.9]."""
+    return (k + float(rng.uniform(0.55, 0.9))) / n
+
+
+def _regrowable(weight, mask, grad) -> None:
+    """Give the active connection with the smallest |W| (always dropped) the largest |G|."""
+    xp = backend.array_module(weight, mask, grad)
+    i = int(xp.where(mask, xp.abs(weight), xp.inf).argmin())
+    grad.flat[i] = -(float(xp.abs(grad).max()) + 1)
+
+
+def rigl_update_cases(rng) -> list:
+    """Cases for fn(weight, mask, grad, drop_fraction) -> new mask."""
+    cases = []
+
+    def add(label, weight, mask, grad, k=None, f=None):
+        n = int(mask.sum())
+        k = int(rng.integers(2, n // 2 + 1)) if k is None else k
+        f = _fraction(rng, n, k) if f is None else f
+        cases.append(Case(label, dict(weight=weight, mask=mask, grad=grad, drop_fraction=f)))
+
+    weight, mask, grad = random_layer(rng)
+    _regrowable(weight, mask, grad)
+    add("a just-dropped connection with the largest |G|, large weights at inactive positions",
+        weight, mask, grad)
+    weight, mask, grad = random_layer(rng)
+    weight[mask] = quantised(rng, weight.shape)[mask]
+    grad = quantised(rng, weight.shape)
+    k = tie_cut(rng, abs(weight[mask]), descending=False)
+    free = backend.array_module(mask).flatnonzero(
+        ~keep_after_drop(abs(weight), mask, int(mask.sum()) - k))
+    order = free[(-abs(grad.ravel()[free])).argsort(kind="stable")]
+    grad.flat[order[k]] = grad.flat[order[k - 1]]                 # a tie at the k-th |G| too
+    add("ties at the k-th |W| and at the k-th |G|", weight, mask, grad, k)
+    weight, mask, grad = random_layer(rng)
+    k = int(rng.integers(3, int(mask.sum()) // 2 + 1))
+    grad = zeros_outside(grad, exact_mask(rng, grad.shape, int(rng.integers(1, k))))
+    add("zero gradients where some zero-gradient positions must be grown", weight, mask, grad, k)
+    weight, mask, grad = random_layer(rng)
+    k = int(rng.integers(2, int(mask.sum()) // 2 + 1))
+    zeros = exact_mask(rng, (int(mask.sum()),), k + int(rng.integers(1, 3)))
+    weight[mask] = zeros_outside(weight[mask], ~zeros)
+    add("active weights exactly 0, some kept and some dropped", weight, mask, grad, k)
+    weight, mask, grad = random_layer(rng)
+    add("k = 0 (f * nnz < 1)", weight, mask, grad, 0,
+        float(rng.uniform(0.1, 0.9)) / int(mask.sum()))
+    weight, mask, grad = random_layer(rng)
+    add("drop fraction 0", weight, mask, grad, 0, 0.0)
+    weight, _, grad = random_layer(rng)
+    add("a layer at density 1", weight, backend.array_module(weight).ones(weight.shape, bool),
+        grad)
+    weight, mask, grad = random_layer(rng, conv=True)
+    _regrowable(weight, mask, grad)
+    add("a conv-shaped layer (out, in, kh, kw)", weight, mask, grad)
+    return cases
+
+
+def _distinct_layer(rng, conv: bool = False):
+    """weight, mask, grad, momentum with no two equal magnitudes; non-zero everywhere."""
+    shape = random_shape(rng, conv)
+    n = math.prod(shape)
+    mask = exact_mask(rng, shape, int(rng.integers(3 * n // 10, n // 2 + 1)))
+    weight, grad, momentum = distinct(rng, shape), distinct(rng, shape), distinct(rng, shape)
+    negate_largest(weight, mask)
+    _regrowable(weight, mask, grad)
+    return weight, mask, grad, momentum
+
+
+def full_update_cases(rng) -> list:
+    """Cases for fn(weight, mask, grad, momentum, drop_fraction) -> (weight, mask, momentum)."""
+    cases = []
+    for label, conv, share in (("a random layer", False, 0.3), ("a large drop fraction", False, 0.6),
+                               ("a conv-shaped layer (out, in, kh, kw)", True, 0.3)):
+        weight, mask, grad, momentum = _distinct_layer(rng, conv)
+        n = int(mask.sum())
+        f = _fraction(rng, n, max(2, int(share * n)))
+        cases.append(Case(f"{label}, old values at inactive positions, a just-dropped "
+                          "connection with the largest |G|",
+                          dict(weight=weight, mask=mask, grad=grad, momentum=momentum,
+                               drop_fraction=f)))
+    weight, mask, grad, momentum = _distinct_layer(rng)
+    cases.append(Case("k = 0 on a layer re-masked after its last step",
+                      dict(weight=zeros_outside(weight, mask), mask=mask, grad=grad,
+                           momentum=zeros_outside(momentum, mask),
+                           drop_fraction=float(rng.uniform(0.1, 0.9)) / int(mask.sum()))))
+    return cases
+
+
+def _srigl_layer(rng, conv: bool = False):
+    """grad, kept, ablated, fan_in: rows needing 0, 1, some and all of fan_in; 1-2 ablated."""
+    xp = backend.array_module()
+    n_out = int(rng.integers(5, 9))
+    shape = (n_out, int(rng.integers(2, 4)), 3, 3) if conv else (n_out, int(rng.integers(8, 13)))
+    width = math.prod(shape[1:])                                   # the dense fan-in
+    fan_in = int(rng.integers(3, width - 2))
+    ablated = exact_mask(rng, (n_out,), int(rng.integers(1, 3)))
+    survivors = rng.permutation(xp.flatnonzero(~ablated))
+    counts = rng.integers(0, fan_in + 1, size=n_out) * ~ablated    # (out,) inputs kept
+    counts[survivors[:3]] = (0, fan_in, fan_in - 1)
+    kept = xp.stack([exact_mask(rng, (width,), int(c)) for c in counts])   # (out, fan_in)
+    grad = normal(rng, (n_out, width))                             # (out, fan_in)
+    grad[ablated] *= 10
+    big = survivors[0]                                             # needs all of fan_in
+    grad[big] = xp.sign(grad[big]) * (abs(grad).max() + 1 + abs(grad[big]))
+    negate_largest(grad[big], ~kept[big])
+    return grad, kept, ablated, fan_in, survivors, shape
+
+
+def srigl_cases(rng) -> list:
+    """Cases for fn(grad, kept, ablated, fan_in) -> grown."""
+    cases = []
+    for label, conv in (("random rows, one neuron's gradients above all others'", False),
+                        ("a conv-shaped layer (out, in, kh, kw)", True)):
+        grad, kept, ablated, fan_in, _, shape = _srigl_layer(rng, conv)
+        cases.append(Case(label + ", ablated neurons with large gradients",
+                          dict(grad=grad.reshape(shape), kept=kept.reshape(shape),
+                               ablated=ablated, fan_in=fan_in)))
+    grad, kept, ablated, fan_in, survivors, shape = _srigl_layer(rng)
+    row = survivors[2]                                             # needs exactly 1
+    grad[row] = quantised(rng, grad[row].shape)
+    need = fan_in - int(kept[row].sum())
+    free = backend.array_module(kept).flatnonzero(~kept[row])
+    order = free[(-abs(grad[row, free])).argsort(kind="stable")]
+    grad[row, order[need]] = grad[row, order[need - 1]]            # a tie at the row's cut
+    grad[survivors[0]] = 0                                         # all zero, needs fan_in
+    cases.append(Case("ties at a row's cut, and a row of zero gradients that must grow",
+                      dict(grad=grad, kept=kept, ablated=ablated, fan_in=fan_in)))
+    return cases

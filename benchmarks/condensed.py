@@ -99,7 +99,7 @@ def variants(layers, small_dense: bool):
     else:
         out["masked"] = (chain([lambda x, w=w, m=m, b=b: x @ (w * m).T + b for w, m, b in layers]),
                          sum(w.nbytes + m.nbytes + b.nbytes for w, m, b in layers))
-    out["condensed"] = (chain([lambda x, c=c: c.forward(x)[0] for c in cond]),
+    out["condensed"] = (chain([lambda x, c=c: c.forward(x) for c in cond]),
                         sum(c.nbytes for c in cond))
     if sparse is not None and not small_dense:
         csr = [(sparse.csr_matrix(w), b) for w, _, b in layers]

@@ -12,7 +12,7 @@ What is saved (all plain arrays, loaded with ``allow_pickle=False``):
 
 The data order of an epoch is a function of (seed, epoch) (``rigl_np.data.epoch_order``), so a
 checkpoint only needs the batch position. The file is written atomically
-(``runfolder.atomic_write_bytes``): a run killed while writing keeps its previous checkpoint.
+(``rigl_np.atomic``): a run killed while writing keeps its previous checkpoint.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import json
 import numpy as np
 
 from rigl_np import backend
-from rigl_np.runfolder import atomic_write_bytes
+from rigl_np.atomic import atomic_write_bytes
 from rigl_np.train import TrainState
 
 

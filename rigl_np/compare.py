@@ -23,7 +23,8 @@ from pathlib import Path
 
 from rigl_np.config import run_name
 from rigl_np.methods import facts, get
-from rigl_np.runfolder import atomic_write_bytes, read_json
+from rigl_np.atomic import atomic_write_bytes
+from rigl_np.runfolder import read_json
 
 
 def grid(base: dict, models, methods, sparsities, seeds) -> list:

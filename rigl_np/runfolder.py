@@ -9,35 +9,19 @@ Layout of ``runs/NAME/``:
 - ``history.csv``   one line per epoch, for spreadsheets;
 - ``masks.npz``     bit-packed mask snapshots (``save_snapshots`` / ``load_snapshots``).
 
-Every file is written to a temporary file in the same folder and renamed over the old one
-(``os.replace`` is atomic on POSIX), so a crash leaves the previous version, never a torn file.
+Every file is written with ``rigl_np.atomic`` (a temporary file in the same folder, renamed over
+the old one), so a crash leaves the previous version, never a torn file.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from rigl_np.atomic import atomic_write_bytes
 
 
 def write_json(path, obj) -> None:

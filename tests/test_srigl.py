@@ -228,7 +228,7 @@ def test_condensed_round_trip_is_exact_and_forward_equals_masked_dense(backend_n
     x = np.random.default_rng(2).standard_normal(x_shape)
     for block_bytes in (None, 1):                                  # one block; one neuron a block
         out = host(_condensed(kind, dev(w), dev(m), dev(b), block_bytes=block_bytes)
-                   .forward(dev(x))[0])
+                   .forward(dev(x)))
         expected = (x @ w.T + b if kind == "linear" else
                     host(conv2d_forward(dev(x), dev(w), dev(b), stride=2, padding=1)[0]))
         np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
@@ -271,8 +271,13 @@ def test_condensed_gradients(backend_name, kind, shape, x_shape, monkeypatch):
 
     values = (ref if kind == "linear" else ref.linear).values
     x = np.random.default_rng(6).standard_normal(x_shape)
-    check_gradients(lambda x, v, b: make(v, b).forward(x)[0], [x, values, b],
-                    lambda dout, x, v, b: make(v, b).backward(dout, make(v, b).forward(x)[1]))
+    def backward(dout, x, v, b):        # the layer convention: dx returned, the rest in grads
+        layer = make(v, b)
+        layer.forward(x)
+        dx = layer.backward(dout)
+        return dx, layer.grads["values"], layer.grads["bias"]
+
+    check_gradients(lambda x, v, b: make(v, b).forward(x), [x, values, b], backward)
 
 
 def _dense_grads(p, x, y):
@@ -289,13 +294,12 @@ def _dense_grads(p, x, y):
 
 def _condensed_sgd_step(l1, l2, x, y, lr):
     """One SGD step of the same MLP in condensed form (values and biases only)."""
-    pre, c1 = l1.forward(x)
-    out, c2 = l2.forward(np.maximum(pre, 0))
-    dh, dv2, db2 = l2.backward(2 * (out - y) / len(x), c2)
-    _, dv1, db1 = l1.backward(dh * (pre > 0), c1)
-    for layer, dv, db in ((l1, dv1, db1), (l2, dv2, db2)):
-        layer.values -= lr * dv
-        layer.bias -= lr * db
+    pre = l1.forward(x)
+    out = l2.forward(np.maximum(pre, 0))
+    l1.backward(l2.backward(2 * (out - y) / len(x)) * (pre > 0))
+    for layer in (l1, l2):
+        for name, grad in layer.grads.items():
+            layer.params[name] -= lr * grad
 
 
 def test_condensed_training_matches_masked_dense():

@@ -18,13 +18,13 @@ structure only (whole records, labels 0-9): no per-file checksums are published.
 """
 from __future__ import annotations
 
-import os
 import tarfile
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from rigl_np.atomic import atomic_file
 
 from . import sources
 from .dataset import DataError, DataNotFoundError, Dataset, check_split
@@ -88,16 +88,9 @@ def extract_batches(archive: Path, dest: Path) -> None:
                          "it is corrupt or not the official CIFAR-10 binary archive: delete it "
                          "and download it again")
     # 2. Read only the expected members, then 3. write each under our own name.
-    dest.mkdir(parents=True, exist_ok=True)
     for name, payload in _read_members(archive).items():
-        fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(payload)
-            os.replace(tmp, dest / name)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        with atomic_file(dest / name, suffix=".part") as out:
+            out.write(payload)
 
 
 def _check_download(path: Path, name: str) -> None:

@@ -12,7 +12,7 @@ always into the user cache.
 A download never leaves a half-written or unverified file where a later run would find it:
 1. fetch into a temporary file in the destination folder (hidden name, ``.part`` suffix);
 2. run the data set's check on it (checksum and format); any failure deletes the temporary file;
-3. ``os.replace`` it onto the final name, an atomic rename on one file system.
+3. rename it onto the final name, atomically (``rigl_np.atomic``).
 ``fetch_url`` is the only function that touches the network; tests replace it.
 """
 from __future__ import annotations
@@ -20,10 +20,11 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from rigl_np.atomic import atomic_file
 
 from .dataset import DataError
 
@@ -106,30 +107,27 @@ def download(urls, dest: Path, check) -> list[str]:
     answered, and an empty list on success. A file that arrives but fails ``check`` is deleted
     and its ``DataError`` propagates: a wrong file is an error, not a reason to try another host.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
     failures = []
     for url in urls:
-        # 1. Fetch into a hidden temporary file beside the destination.
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        try:
-            print(f"rigl_np: downloading {url} -> {dest}", file=sys.stderr)
+        def verified(tmp, url=url):
             try:
-                with os.fdopen(fd, "wb") as out:
-                    fetch_url(url, out)
-            except Exception as err:  # URLError, timeouts, HTTP errors, a broken connection
-                failures.append(f"  {url}: {err}")
-                continue
-            # 2. Verify it; 3. move it into place atomically.
-            try:
-                check(Path(tmp), dest.name)
+                check(tmp, dest.name)
             except DataError as err:
                 raise DataError(f"download from {url} failed verification: {err}. Nothing was "
                                 f"saved in {dest.parent}; try again later (a proxy or captive "
                                 "portal may have answered instead of the server), or fetch the "
                                 "file by hand and pass its folder with --data-dir") from None
-            os.replace(tmp, dest)
-            return []
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+
+        # 1. Fetch into a hidden temporary file beside the destination; 2. verify it; 3. move it
+        #    into place atomically (rigl_np.atomic).
+        print(f"rigl_np: downloading {url} -> {dest}", file=sys.stderr)
+        try:
+            with atomic_file(dest, suffix=".part", verify=verified) as out:
+                fetch_url(url, out)
+        except DataError:
+            raise
+        except Exception as err:  # URLError, timeouts, HTTP errors, a broken connection
+            failures.append(f"  {url}: {err}")
+            continue
+        return []
     return failures

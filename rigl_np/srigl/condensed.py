@@ -1,7 +1,7 @@
 """Condensed constant fan-in layers: the form in which a sparse layer is faster and smaller.
 
 The condensed representation of the SRigL paper (Lasby et al., ICLR 2024), the one its real-world
-timings use; SPEC "SRigL", last item. A layer whose n_active surviving neurons have k inputs each
+timings use; docs/semantics.md "SRigL", last item. A layer whose n_active surviving neurons have k inputs each
 is stored as
 - ``values`` (n_active, k): the weights, in increasing input order within each row;
 - ``indices`` (n_active, k): their input positions, int16 when the fan-in fits (<= 32767), else
@@ -47,6 +47,7 @@ from __future__ import annotations
 
 from rigl_np import backend
 from rigl_np.functional.conv import col2im, conv_output_size, im2col
+from rigl_np.nn import Layer
 from rigl_np.srigl.masks import fan_in
 
 BLOCK_BYTES = 1 << 19     # gathered buffer per block of neurons: half a CPU core's L2 cache
@@ -139,14 +140,31 @@ def _place(z, neurons, bias, n_out: int):
     return z if bias is None else z + bias[:, None]
 
 
-class CondensedLinear:
-    """A constant fan-in Linear layer in condensed form (see the module docstring)."""
+class CondensedLinear(Layer):
+    """A constant fan-in Linear layer in condensed form (see the module docstring).
+
+    A layer like ``rigl_np.nn.Linear``: ``params`` holds "values" (and "bias"), ``forward(x)``
+    returns the output and keeps its cache, ``backward(dout)`` returns dx and fills ``grads``,
+    so an optimizer can train it and a ``Sequential`` can hold it.
+    """
 
     def __init__(self, values, indices, neurons, bias, out_features: int, in_features: int,
                  block_bytes=BLOCK_BYTES):
-        self.values, self.indices, self.neurons, self.bias = values, indices, neurons, bias
+        super().__init__()
+        self.params["values"] = values
+        if bias is not None:
+            self.params["bias"] = bias
+        self.indices, self.neurons = indices, neurons
         self.out_features, self.in_features = out_features, in_features
         self.block_bytes = block_bytes
+
+    @property
+    def values(self):
+        return self.params["values"]                             # (n_active, k)
+
+    @property
+    def bias(self):
+        return self.params.get("bias")                           # (out,) or None
 
     @classmethod
     def from_dense(cls, weight, mask, bias=None, block_bytes=BLOCK_BYTES):
@@ -180,38 +198,43 @@ class CondensedLinear:
         arrays = (self.values, self.indices, self.neurons, self.bias)
         return sum(a.nbytes for a in arrays if a is not None)
 
-    def forward(self, x):
+    def forward(self, x, train=True):
         """out = x @ (W * M).T + b. x (B, in) -> out (B, out); cache: xt (in, B).
 
         xt is kept rather than x: both gathers of the backward need the transposed, contiguous
         input, and the gathered (n_active, k, B) buffer itself is too large to keep.
         """
         xp = backend.array_module(x, self.values)
-        xt = xp.ascontiguousarray(x.T)                            # (in, B)
+        self.cache = xt = xp.ascontiguousarray(x.T)               # (in, B)
         z = condensed_forward(xt, self.values, self.indices, self.block_bytes)  # (n_active, B)
         out = _place(z, self.neurons, self.bias, self.out_features)  # (out, B)
-        return out.T, xt                                          # (B, out) a transposed view
+        return out.T                                              # (B, out) a transposed view
 
-    def backward(self, dout, cache):
-        """Gradients of forward: (dx (B, in), dvalues (n_active, k), dbias (out,) or None)."""
+    def backward(self, dout, input_grad=True):
+        """dx (B, in); fills grads["values"] (n_active, k) and grads["bias"] (out,)."""
         xp = backend.array_module(dout, self.values)
         active = dout if self.neurons is None else dout[:, self.neurons]  # (B, n_active)
         dz = xp.ascontiguousarray(active.T)                       # (n_active, B)
-        dxt, dvalues = condensed_backward(dz, cache, self.values, self.indices, self.block_bytes)
-        dbias = None if self.bias is None else dout.sum(axis=0)   # (out,) ablated ones included
-        return dxt.T, dvalues, dbias
+        dxt, self.grads["values"] = condensed_backward(dz, self.cache, self.values, self.indices,
+                                                       self.block_bytes)
+        if self.bias is not None:
+            self.grads["bias"] = dout.sum(axis=0)                 # (out,) ablated ones included
+        return dxt.T
 
 
-class CondensedConv2d:
+class CondensedConv2d(Layer):
     """A constant fan-in Conv2d layer in condensed form: CondensedLinear on im2col columns.
 
     A row of the (F, C, kh, kw) weight is one filter's C*kh*kw inputs, so the condensed product
     runs on the (C*kh*kw, N*oh*ow) im2col columns, which are already in the (in, B) layout.
+    The same layer convention as ``CondensedLinear``; ``params`` are the inner layer's.
     """
 
     def __init__(self, linear: CondensedLinear, kernel_shape, stride: int, padding: int):
+        super().__init__()
         self.linear, self.kernel_shape = linear, tuple(kernel_shape)  # (F, C, kh, kw)
         self.stride, self.padding = stride, padding
+        self.params = linear.params                               # the same arrays
 
     @classmethod
     def from_dense(cls, weight, mask, bias=None, stride=1, padding=0, block_bytes=BLOCK_BYTES):
@@ -230,7 +253,7 @@ class CondensedConv2d:
     def nbytes(self) -> int:
         return self.linear.nbytes
 
-    def forward(self, x):
+    def forward(self, x, train=True):
         """x (N, C, H, W) -> out (N, F, oh, ow); cache: (cols (C*kh*kw, N*oh*ow), x.shape)."""
         xp = backend.array_module(x, self.linear.values)
         f, _, kh, kw = self.kernel_shape
@@ -242,14 +265,17 @@ class CondensedConv2d:
         out = _place(z, lin.neurons, lin.bias, f)                 # (F, N*oh*ow)
         out = out.reshape(f, x.shape[0], oh, ow).transpose(1, 0, 2, 3)  # (N, F, oh, ow)
         # cols: both backward gathers need them; kept rather than recomputed, like conv2d_forward.
-        return xp.ascontiguousarray(out), (cols, x.shape)
+        self.cache = (cols, x.shape)
+        return xp.ascontiguousarray(out)
 
-    def backward(self, dout, cache):
-        """Gradients of forward: (dx (N, C, H, W), dvalues (n_active, k), dbias (F,) or None)."""
-        cols, x_shape = cache
+    def backward(self, dout, input_grad=True):
+        """dx (N, C, H, W); fills grads["values"] (n_active, k) and grads["bias"] (F,)."""
+        cols, x_shape = self.cache
         lin, (f, _, kh, kw) = self.linear, self.kernel_shape
         dout = dout.transpose(1, 0, 2, 3).reshape(f, -1)          # (F, N*oh*ow)
         dz = dout if lin.neurons is None else dout[lin.neurons]   # (n_active, N*oh*ow)
-        dcols, dvalues = condensed_backward(dz, cols, lin.values, lin.indices, lin.block_bytes)
-        dx = col2im(dcols, x_shape, kh, kw, self.stride, self.padding)  # (N, C, H, W)
-        return dx, dvalues, None if lin.bias is None else dout.sum(axis=1)
+        dcols, self.grads["values"] = condensed_backward(dz, cols, lin.values, lin.indices,
+                                                         lin.block_bytes)
+        if lin.bias is not None:
+            self.grads["bias"] = dout.sum(axis=1)                 # (F,)
+        return col2im(dcols, x_shape, kh, kw, self.stride, self.padding)  # (N, C, H, W)

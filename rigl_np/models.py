@@ -7,7 +7,7 @@
 
 ``width`` scales every hidden width (small-dense baselines use it to match a sparse model's
 parameter count). Weights use He (Kaiming) normal initialisation, std = sqrt(2 / fan_in), drawn on
-the host RNG and moved to the backend (SPEC "Conventions"); biases start at 0, BatchNorm at (1, 0).
+the host RNG and moved to the backend (docs/semantics.md "Conventions"); biases start at 0, BatchNorm at (1, 0).
 """
 from __future__ import annotations
 

@@ -6,10 +6,10 @@ calls the stateless maths in ``rigl_np.functional``.
 - ``layer.buffers``: state that is not trained (BatchNorm running statistics).
 - ``Sequential`` names every parameter ``"<layer name>.<param>"`` (``"fc1.weight"``), like a
   PyTorch ``state_dict``; ``sparsifiable()`` lists the Linear and Conv2d weights, the only
-  parameters sparse training masks (SPEC "Conventions").
+  parameters sparse training masks (docs/semantics.md "Conventions").
 
-Masks are deliberately not here: they live in a dict outside the model, owned by the sparse
-training method, so every place a mask touches the weights is visible in ``rigl_np.train``.
+Masks are deliberately not here: they live in a dict outside the model, owned by the training
+method (``rigl_np.methods``), which applies them at the two hooks ``rigl_np.train`` calls.
 """
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ def AvgPool2d(kernel_size, stride=None):
 
 
 class Dropout(Layer):
-    """Inverted dropout; the keep mask is drawn on the host RNG (SPEC: every draw on the host)."""
+    """Inverted dropout; the keep mask is drawn on the host RNG (docs/semantics.md "Conventions": every draw on the host)."""
 
     def __init__(self, p: float, rng):
         super().__init__()

@@ -6,9 +6,9 @@ in place, so the layers that own them see the new values. Per-parameter state li
 read and reset entry by entry:
 
 - ``reset(name, where)``: zero every state slot where the boolean ``where`` is True (new
-  connections start with no momentum, SPEC "The RigL update" step 4);
+  connections start with no momentum, docs/semantics.md "The RigL update" step 4);
 - ``mask_state(name, mask)``: multiply every state slot by the mask, so momentum never revives a
-  dropped weight (SPEC "Schedule").
+  dropped weight (docs/semantics.md "Schedule").
 
 The update rules follow PyTorch's ``torch.optim.SGD`` and ``torch.optim.Adam`` exactly (including
 weight decay added to the gradient and the first momentum step), so a run can be cross-checked

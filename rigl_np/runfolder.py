@@ -4,7 +4,7 @@ Host-side module (NumPy for the mask snapshots file).
 
 Layout of ``runs/NAME/``:
 - ``config.json``   every setting of the run (the CLI's dataclasses);
-- ``metrics.json``  the results (SPEC "Metrics every run records"): test_accuracy, history,
+- ``metrics.json``  the results (docs/semantics.md "Metrics"): test_accuracy, history,
                     layer_density, global_density, mask_updates, train_seconds, flops, ...;
 - ``history.csv``   one line per epoch, for spreadsheets;
 - ``masks.npz``     bit-packed mask snapshots (``save_snapshots`` / ``load_snapshots``).

@@ -1,6 +1,6 @@
 """How sparse each layer is: the sparsity distribution, exact-count random masks, density reports.
 
-RigL paper, Section 3 "Sparsity Distribution" (SPEC "Layer densities"):
+RigL paper, Section 3 "Sparsity Distribution" (docs/semantics.md "Layer densities"):
 
 - ``uniform``: every sparse layer gets the global density d;
 - ``er`` (Erdős–Rényi, Mocanu et al. 2018): a layer's density is proportional to

@@ -1,14 +1,16 @@
 """The training loop, as numbered steps, and evaluation.
 
-One optimizer step per mini-batch. Sparse training plugs in through a *method* object with two
-hooks, so every place a mask touches the weights is one visible line here:
+One optimizer step per mini-batch. The training method (``rigl_np.methods``) plugs in through two
+hooks, called at one visible line each of ``train_step``; what they do to masks and weights is in
+the method classes:
 
-- ``method.before_step(step, grads) -> bool``: sees the dense gradients of batch ``step`` (counted
-  from 1, SPEC "Schedule"); masks them, may update the masks; returns False on a RigL update batch,
-  where the optimizer step is skipped;
-- ``method.after_step(step)``: re-masks weights and momentum, or updates masks (SET, SNFS, pruning).
+- ``method.before_step(step, grads) -> bool``: sees the dense gradients of batch ``step``
+  (counted from 1, docs/semantics.md "Schedule"); masks them, may update the masks; returns False
+  on a RigL update batch, where the optimizer step is skipped;
+- ``method.after_step(step)``: re-masks weights and momentum, or updates masks (SET, SNFS,
+  pruning).
 
-``method=None`` is plain dense training. The loop returns a ``TrainState`` (position and
+``method=None`` is plain dense training (what ``rigl_np.methods.Dense`` also does). The loop returns a ``TrainState`` (position and
 per-epoch records), which is also what a checkpoint stores to resume a run exactly.
 """
 from __future__ import annotations

@@ -364,7 +364,7 @@ def test_cifar_missing_names_places(tmp_path):
 
 @pytest.mark.skipif(not SYSTEM_FASHION.is_dir(), reason="dataset-fashion-mnist is not installed")
 def test_real_fashion_mnist_from_the_debian_package():
-    ds = data.load_dataset("fashion-mnist", download=False)  # verifies the SPEC's SHA-256s
+    ds = data.load_dataset("fashion-mnist", download=False)  # verifies the documented SHA-256s
     assert ds.source == str(SYSTEM_FASHION)
     assert ds.train_x.shape == (60000, 1, 28, 28) and ds.test_x.shape == (10000, 1, 28, 28)
     assert ds.train_x.dtype == np.uint8 and ds.train_y.dtype == np.int64

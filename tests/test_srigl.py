@@ -38,7 +38,7 @@ def _top(score, candidates, k):
 
 
 def _reference(w, m, g, f, budget, gamma=0.3, ablate=True):
-    """SPEC "SRigL" steps 1-5 with sorts and per-row loops: (mask, ablated, k')."""
+    """docs/semantics.md "SRigL" steps 1-5 with sorts and per-row loops: (mask, ablated, k')."""
     shape, n_out = m.shape, m.shape[0]
     w, m, g = (np.abs(a.reshape(n_out, -1)) if a.dtype != bool else a.reshape(n_out, -1)
                for a in (w, m, g))

@@ -6,7 +6,7 @@ Both have 60 000 training and 10 000 test images of 28x28 grey pixels in 10 clas
 constants below, so one loader, ``load_idx_source``, serves both.
 
 Verification:
-- Fashion-MNIST: the SHA-256 of the *decompressed* bytes (SPEC "Datasets") on every load, for
+- Fashion-MNIST: the SHA-256 of the *decompressed* bytes (docs/semantics.md "Data") on every load, for
   files found anywhere and for downloads. Debian re-compresses the ``.gz`` files, so checksums of
   the compressed files would reject its package.
 - MNIST: downloads are checked against the MD5 of the ``.gz`` files as torchvision publishes them.
@@ -51,7 +51,7 @@ FASHION_MNIST = IdxSource(
     classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
              "Bag", "Ankle boot"),
     mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
-    sha256={  # of the decompressed IDX bytes (SPEC "Datasets")
+    sha256={  # of the decompressed IDX bytes (docs/semantics.md "Data")
         "train-images-idx3-ubyte":
             "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
         "train-labels-idx1-ubyte":

@@ -1,6 +1,6 @@
 """Where data files are looked for, and how a missing file is downloaded safely.
 
-Search order (SPEC "Datasets"), for a data set stored in folder ``FOLDER``:
+Search order (docs/semantics.md "Data"), for a data set stored in folder ``FOLDER``:
 1. the ``data_dir`` given (``--data-dir``): the folder itself, then ``data_dir/FOLDER``;
 2. ``$RIGL_NP_DATA/FOLDER`` when the environment variable is set;
 3. the user cache ``$XDG_CACHE_HOME/rigl_np/FOLDER`` (``~/.cache/rigl_np/FOLDER`` by default);

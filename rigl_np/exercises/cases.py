@@ -57,10 +57,15 @@ def distinct(rng, shape):
 
 
 def negate_largest(values, where) -> None:
-    """Make the largest magnitude among ``where`` negative (catches a forgotten abs)."""
+    """Among ``where``, make the largest magnitude negative and the second largest positive.
+
+    Ranking by the signed value then keeps (or grows) the second and never the first, while
+    ranking by the wrong end of |value| drops (or skips) both: the two mistakes look different.
+    """
     xp = backend.array_module(values)
-    i = int(xp.where(where, xp.abs(values), -1).argmax())
-    values.flat[i] = -abs(values.flat[i])
+    order = xp.argsort(-xp.where(where, xp.abs(values), -1).ravel())
+    values.flat[order[0]] = -abs(values.flat[order[0]])
+    values.flat[order[1]] = abs(values.flat[order[1]])
 
 
 def tie_cut(rng, magnitudes, descending: bool) -> int:

@@ -20,7 +20,7 @@ from rigl_np.rigl import drop_fraction, is_update_step
 REL_TOL, ABS_TOL = 1e-5, 1e-6
 STARTS_HALF = ("your cosine starts at α/2: at t = 0 the drop fraction is α, "
                "f(t) = α/2 · (1 + cos(π t / T_end))")
-COSINE_MISTAKES = [  # (message, wrong f(t, alpha, T)), for 0 <= t <= T_end
+COSINE_MISTAKES = [  # (message, wrong f(t, alpha, T)), compared for 0 <= t < T_end
     (STARTS_HALF, lambda t, a, T: a / 2 * math.cos(math.pi * t / T)),
     (STARTS_HALF, lambda t, a, T: a / 4 * (1 + math.cos(math.pi * t / T))),
     ("you used sin: the schedule is α/2 · (1 + cos(π t / T_end))",
@@ -83,10 +83,11 @@ def grade_drop_fraction(fn, rng) -> str:
     answers = [as_number(call(fn, case), case) for case in cases]
     expected = [drop_fraction(*case.args.values()) for case in cases]
     within = [i for i, c in enumerate(cases) if c.args["step"] <= c.args["t_end"]]
+    before = [i for i in within if cases[i].args["step"] < cases[i].args["t_end"]]
     for i in within:
         if not _close(answers[i], expected[i]):
             case = cases[i]
-            message = _first_wrong_formula([cases[j] for j in within], [answers[j] for j in within])
+            message = _first_wrong_formula([cases[j] for j in before], [answers[j] for j in before])
             if message is None and case.args["step"] == 0 and \
                     _close(answers[i], case.args["alpha"] / 2):
                 message = STARTS_HALF

@@ -33,11 +33,17 @@ def first_match(chosen, variants):
 
 
 def unbroken_ties(chosen, score, candidates, k: int):
-    """True when ``chosen`` is every candidate at or above (or strictly above) the k-th score."""
+    """True when candidates tie at the k-th score and ``chosen`` holds all or none of them.
+
+    That is the answer of a threshold test (score >= or > the k-th score) that never breaks
+    the ties, so it chooses more or fewer than k.
+    """
     xp = backend.array_module(score, chosen)
     if k == 0 or int(xp.count_nonzero(chosen)) == k:
         return False
     threshold = score[select_top_k(score, candidates, k)].min()
+    if int(xp.count_nonzero(candidates & (score == threshold))) < 2:
+        return False
     return bool(xp.array_equal(chosen, candidates & (score >= threshold))
                 or xp.array_equal(chosen, candidates & (score > threshold)))
 
@@ -58,16 +64,19 @@ def _drop_mistake(case, answer):
     problem = selection_problem(score, mask, keep, kept)
     if problem is None:
         return None
-    if k == 0:
+    if k == 0 and problem.kind == "count":
         return (f"with k = 0 nothing is dropped: return the mask unchanged; you kept "
                 f"{problem.count} of {keep} (careful: a[:-0] is empty)")
+    if unbroken_ties(kept, score, mask, keep):
+        return (f"you kept every connection tied at the threshold |W|, {problem.count} instead of "
+                f"nnz - k = {keep}: break the ties so that exactly nnz - k are kept")
     everywhere = xp.ones(mask.shape, dtype=bool)
     found = first_match(kept, [
         (RANKED_INACTIVE, score, everywhere, keep),
         (RANKED_INACTIVE, score * mask, everywhere, keep),
-        ("you dropped the largest |W|: drop removes the k smallest", -score, mask, keep),
         ("you ranked W, not |W|: a large negative weight is a strong connection",
          weight, mask, keep),
+        ("you dropped the largest |W|: drop removes the k smallest", -score, mask, keep),
         ("you returned the k dropped connections; return the nnz - k kept ones", -score, mask, k),
         (f"k is off by one: you kept {problem.count}, keep nnz - k = {keep}", score, mask,
          keep - 1),
@@ -75,9 +84,6 @@ def _drop_mistake(case, answer):
          keep + 1)])
     if found:
         return found
-    if unbroken_ties(kept, score, mask, keep):
-        return (f"you kept every connection tied at the threshold |W|, {problem.count} instead of "
-                f"nnz - k = {keep}: break the ties so that exactly nnz - k are kept")
     if problem.kind == "outside":
         return f"{RANKED_INACTIVE} (you kept {problem.at})"
     return describe_problem(problem, "kept", "|W|", score,
@@ -107,23 +113,23 @@ def _grow_mistake(case, answer):
     if k == 0:
         return f"with k = 0 nothing is grown: return an all-False mask; you grew {problem.count}"
     nonzero = free & (score > 0)
-    if problem.count < k and not (grown & ~nonzero).any():
+    if int(nonzero.sum()) < k and problem.count < k and not (grown & ~nonzero).any():
         return ("positions with zero gradient can be grown too: when fewer than k free "
                 "positions have a non-zero gradient, the rest are zero-gradient ones "
                 f"(you grew {problem.count}, grow exactly k = {k})")
+    if unbroken_ties(grown, score, free, k):
+        return (f"you grew every position tied at the threshold |G|, {problem.count} instead of "
+                f"k = {k}: break the ties so that exactly k are grown")
     everywhere = xp.ones(kept.shape, dtype=bool)
     found = first_match(grown, [
         (RANKED_KEPT, score, everywhere, k),
         (RANKED_KEPT, score * free, everywhere, k),
-        ("you grew the smallest |G|: grow takes the k largest", -score, free, k),
         ("you ranked G, not |G|: a large negative gradient is as strong a signal", grad, free, k),
+        ("you grew the smallest |G|: grow takes the k largest", -score, free, k),
         (f"k is off by one: you grew {problem.count}, grow exactly k = {k}", score, free, k - 1),
         (f"k is off by one: you grew {problem.count}, grow exactly k = {k}", score, free, k + 1)])
     if found:
         return found
-    if unbroken_ties(grown, score, free, k):
-        return (f"you grew every position tied at the threshold |G|, {problem.count} instead of "
-                f"k = {k}: break the ties so that exactly k are grown")
     if problem.kind == "outside":
         return f"{RANKED_KEPT} (you grew {problem.at})"
     return describe_problem(problem, "grew", "|G|", score,

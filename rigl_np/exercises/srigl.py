@@ -52,7 +52,8 @@ def _srigl_mistake(case, answer):
         return ("you took the largest |G| over the whole layer: each neuron grows among its own "
                 "inputs, up to exactly fan_in")
     ends = k.sum(axis=1) + gr.sum(axis=1)                          # (out,) inputs after growth
-    if bool((gr.sum(axis=1)[~ablated] == fan_in).all()) and bool((need[~ablated] < fan_in).any()):
+    most = xp.minimum(fan_in, (~k).sum(axis=1))                   # (out,) fan_in, or all free
+    if bool((gr.sum(axis=1) == most)[~ablated].all()) and bool((need < most)[~ablated].any()):
         return ("grow each surviving neuron up to fan_in inputs in total, fan_in - (inputs it "
                 "kept) new ones, not fan_in new ones")
     short = [r for r in range(len(ablated)) if not ablated[r] and ends[r] != fan_in]

@@ -41,6 +41,7 @@ def mask_mistake(weight, mask, grad, drop_fraction: float, new_mask):
         return "with k = floor(f * nnz) = 0 nothing changes: return the mask unchanged"
     everywhere = xp.ones(mask.shape, dtype=bool)
     up = math.ceil(drop_fraction * n)
+    by_size = min(math.floor(drop_fraction * mask.size), n)      # at most every connection
     for message, args in [
             (JUST_DROPPED, (w, mask, n - k, g, k, mask)),
             (RANKED_INACTIVE, (w, everywhere, n - k, g, k)),
@@ -54,9 +55,7 @@ def mask_mistake(weight, mask, grad, drop_fraction: float, new_mask):
             (f"k = floor(f * nnz) = {k}: you rounded f * nnz = {drop_fraction * n:.2f} up to {up}",
              (w, mask, n - up, g, up)),
             (f"k counts the active connections: floor(f * nnz) = {k}, not f times the layer "
-             f"size ({math.floor(drop_fraction * mask.size)})",
-             (w, mask, n - math.floor(drop_fraction * mask.size), g,
-              math.floor(drop_fraction * mask.size))),
+             f"size ({by_size})", (w, mask, n - by_size, g, by_size)),
             ("you dropped k connections but grew none back: grow k", (w, mask, n - k, g, 0)),
             ("you grew k connections but dropped none: drop the k smallest |W| first",
              (w, mask, n, g, k))]:

@@ -1,7 +1,7 @@
 """Element-wise and shape-only layers: ReLU, flatten and (inverted) dropout.
 
 Dropout takes its keep mask from the caller: every random draw in rigl_np happens on the host
-with a NumPy Generator (SPEC), so a NumPy run and a CuPy run with one seed drop the same units.
+with a NumPy Generator (docs/semantics.md "Conventions"), so a NumPy run and a CuPy run with one seed drop the same units.
 """
 from rigl_np import backend
 

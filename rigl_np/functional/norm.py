@@ -6,7 +6,7 @@ behaviour matches torch.nn.BatchNorm1d/2d:
   statistics IN PLACE with running = (1 - momentum) * running + momentum * batch, where the
   running variance takes the UNBIASED batch variance (times count / (count - 1));
 - eval: normalise with the running statistics, which are left alone.
-gamma and beta are never sparsified (SPEC: only Linear and Conv2d weights are).
+gamma and beta are never sparsified (docs/semantics.md "Conventions": only Linear and Conv2d weights are).
 """
 from rigl_np import backend
 

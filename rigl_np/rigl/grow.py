@@ -1,6 +1,6 @@
 """The grow phase of a mask update: one grow-score function per method, one selection rule.
 
-RigL paper, Section 3, grow criteria (SPEC "The RigL update", step 3, and "Baselines"):
+RigL paper, Section 3, grow criteria (docs/semantics.md "The RigL update", step 3, and "Baselines"):
 
 - RigL: |dense gradient| of the loss with respect to the masked weight (non-zero at inactive
   positions too), the signal the paper computes only on update steps;

@@ -1,12 +1,12 @@
 """Constant fan-in masks: every active output neuron has exactly the same number of inputs.
 
-The constant fan-in sparsity of the SRigL paper (Lasby et al., ICLR 2024); SPEC "SRigL". A row
+The constant fan-in sparsity of the SRigL paper (Lasby et al., ICLR 2024); docs/semantics.md "SRigL". A row
 of a weight is one output neuron's fan-in: ``weight[i]`` for Linear (out, in), ``weight[i].ravel()``
 for Conv2d (out, in, kh, kw), so every function here works on the (out, fan_in) view.
 
 - ``srigl_budget``: the weights a layer may hold, floor(d * N), in exact rational arithmetic on the
   decimal the density is written as (``Fraction(str(d))``; in floats, 0.29 * 100 = 28.999...).
-  Note the SPEC's SRigL budget floors d * N, where the unstructured masks (sparsity.nnz_for) keep
+  Note that SRigL's budget floors d * N, where the unstructured masks (sparsity.nnz_for) keep
   N - floor((1 - d) * N); the two differ by one when d * N is not an integer.
 - ``constant_fan_in_mask``: a random mask with k = budget // n_out inputs in every row, drawn on a
   host NumPy ``Generator`` and moved to the backend, so NumPy and CuPy start from the same mask.

@@ -39,6 +39,11 @@ def to_layout(a, layout: str):
     return a.T if a.ndim == 2 else a.transpose(2, 3, 1, 0)        # (out,in,kh,kw) -> (kh,kw,in,out)
 
 
+def layout_shape(shape, layout: str) -> tuple:
+    """The shape a canonical ``shape`` has in ``layout``."""
+    return tuple(to_layout(np.empty(shape, dtype=bool), layout).shape)
+
+
 @dataclass
 class Problem:
     """One layer's update, every array in rigl_np's layout (bool masks, numeric rest)."""

@@ -29,11 +29,14 @@ def _tens(rng, low: int, high: int) -> int:
 
 def erk_cases(rng) -> list:
     """Shapes and densities with d * N_l whole; most overflow, one in several rounds."""
-    mlp = {f"fc{i}.weight": (_tens(rng, 5, 30), int(rng.integers(50, 300))) for i in range(3)}
+    # A layer of (out, in) with out, in >= 100 has eps >= d * min(out, in) / 2 >= 5 at d = 0.1,
+    # which makes a small layer (r_l >= 0.19 below) overflow.
+    mlp = {f"fc{i}.weight": (_tens(rng, 10, 30), int(rng.integers(100, 400))) for i in range(3)}
     mlp["small.weight"] = (10, int(rng.integers(2, 6)))
-    convs = {f"conv{i}.weight": (_tens(rng, 1, 7), int(rng.integers(1, 4)), k, k)
-             for i, k in enumerate((3, 5, 3))}
-    convs["fc.weight"] = (_tens(rng, 2, 10), int(rng.integers(50, 300)))
+    convs = {"conv0.weight": (10, 1, 3, 3),
+             "conv1.weight": (_tens(rng, 1, 4), int(rng.integers(1, 4)), 5, 5),
+             "conv2.weight": (_tens(rng, 2, 7), int(rng.integers(2, 4)), 3, 3),
+             "fc.weight": (_tens(rng, 20, 40), int(rng.integers(300, 800)))}
     twin = (10, int(rng.integers(2, 5)))
     a, b = _tens(rng, 2, 10), _tens(rng, 2, 10)
     return [Case("LeNet-300-100, its last layer overflows", dict(shapes=LENET300, density=0.1)),
@@ -41,10 +44,10 @@ def erk_cases(rng) -> list:
             Case("a random MLP with a small layer that overflows",
                  dict(shapes=mlp, density=float(rng.choice([0.1, 0.2, 0.3])))),
             Case("random conv-shaped layers (out, in, kh, kw) that overflow",
-                 dict(shapes=convs, density=float(rng.choice([0.1, 0.2])))),
+                 dict(shapes=convs, density=float(rng.choice([0.2, 0.3])))),
             Case("two layers of the same shape that overflow together",
                  dict(shapes={"a.weight": twin, "b.weight": twin,
-                              "c.weight": (_tens(rng, 5, 30), int(rng.integers(50, 300)))},
+                              "c.weight": (_tens(rng, 10, 30), int(rng.integers(100, 400)))},
                       density=0.1)),
             Case("no layer overflows", dict(shapes={"a.weight": (a, b), "b.weight": (b, a)},
                                             density=float(rng.choice([0.1, 0.3, 0.5]))))]

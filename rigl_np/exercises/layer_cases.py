@@ -25,10 +25,23 @@ def _fraction(rng, n: int, k: int) -> float:
 
 
 def _regrowable(weight, mask, grad) -> None:
-    """Give the active connection with the smallest |W| (always dropped) the largest |G|."""
+    """Give the active connection with the smallest |W| (always dropped) the largest |G|.
+
+    And an inactive position the second largest, negative: with k >= 2 both must be grown,
+    and ranking by G instead of |G| skips the second, while excluding just-dropped connections
+    skips the first.
+    """
     xp = backend.array_module(weight, mask, grad)
-    i = int(xp.where(mask, xp.abs(weight), xp.inf).argmin())
-    grad.flat[i] = -(float(xp.abs(grad).max()) + 1)
+    top = float(xp.abs(grad).max())
+    grad.flat[int(xp.where(mask, xp.abs(weight), xp.inf).argmin())] = top + 2
+    grad.flat[int(xp.flatnonzero(~mask)[0])] = -(top + 1)
+
+
+def _kept_only_if_k_is_floor(weight, mask, grad, k: int) -> None:
+    """Zero the |G| of the (k+1)-th smallest active |W|: kept by k, not regrown by k + 1."""
+    xp = backend.array_module(weight, mask, grad)
+    active = xp.flatnonzero(mask)
+    grad.flat[int(active[xp.argsort(xp.abs(weight.ravel()[active]), kind="stable")[k]])] = 0
 
 
 def rigl_update_cases(rng) -> list:
@@ -41,10 +54,13 @@ def rigl_update_cases(rng) -> list:
         f = _fraction(rng, n, k) if f is None else f
         cases.append(Case(label, dict(weight=weight, mask=mask, grad=grad, drop_fraction=f)))
 
-    weight, mask, grad = random_layer(rng)
-    _regrowable(weight, mask, grad)
-    add("a just-dropped connection with the largest |G|, large weights at inactive positions",
-        weight, mask, grad)
+    first = "a just-dropped connection with the largest |G|, large weights at inactive positions"
+    for label, conv in ((first, False), ("a conv-shaped layer (out, in, kh, kw)", True)):
+        weight, mask, grad = random_layer(rng, conv)
+        k = int(rng.integers(2, int(mask.sum()) // 2 + 1))
+        _regrowable(weight, mask, grad)
+        _kept_only_if_k_is_floor(weight, mask, grad, k)
+        add(label, weight, mask, grad, k)
     weight, mask, grad = random_layer(rng)
     weight[mask] = quantised(rng, weight.shape)[mask]
     grad = quantised(rng, weight.shape)
@@ -71,9 +87,6 @@ def rigl_update_cases(rng) -> list:
     weight, _, grad = random_layer(rng)
     add("a layer at density 1", weight, backend.array_module(weight).ones(weight.shape, bool),
         grad)
-    weight, mask, grad = random_layer(rng, conv=True)
-    _regrowable(weight, mask, grad)
-    add("a conv-shaped layer (out, in, kh, kw)", weight, mask, grad)
     return cases
 
 
@@ -109,7 +122,11 @@ def full_update_cases(rng) -> list:
 
 
 def _srigl_layer(rng, conv: bool = False):
-    """grad, kept, ablated, fan_in: rows needing 0, 1, some and all of fan_in; 1-2 ablated."""
+    """grad, kept, ablated, fan_in: rows needing 0, 1, some and all of fan_in; 1-2 ablated.
+
+    Kept inputs and ablated rows have large gradients; one row needing all of fan_in has
+    gradients above every other row's.
+    """
     xp = backend.array_module()
     n_out = int(rng.integers(5, 9))
     shape = (n_out, int(rng.integers(2, 4)), 3, 3) if conv else (n_out, int(rng.integers(8, 13)))
@@ -121,6 +138,7 @@ def _srigl_layer(rng, conv: bool = False):
     counts[survivors[:3]] = (0, fan_in, fan_in - 1)
     kept = xp.stack([exact_mask(rng, (width,), int(c)) for c in counts])   # (out, fan_in)
     grad = normal(rng, (n_out, width))                             # (out, fan_in)
+    grad[kept] *= 10                                               # kept inputs must not regrow
     grad[ablated] *= 10
     big = survivors[0]                                             # needs all of fan_in
     grad[big] = xp.sign(grad[big]) * (abs(grad).max() + 1 + abs(grad[big]))

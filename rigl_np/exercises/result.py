@@ -16,9 +16,10 @@ NOT_IMPLEMENTED = ("not implemented yet: write your function in the cell above, 
                    "then run this one again")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CheckResult:
-    """The outcome of ``check(name, fn)``; printing it gives one line."""
+    """The outcome of ``check(name, fn)``; printing it gives one line (its ``case`` holds arrays,
+    so results are not compared by value)."""
 
     name: str            # the exercise checked, e.g. "drop"
     passed: bool         # True when every case was answered correctly

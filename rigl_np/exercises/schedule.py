@@ -104,7 +104,11 @@ def grade_drop_fraction(fn, rng) -> str:
 
 
 def step_cases(rng) -> list:
-    """(step, delta_t, t_end) around multiples of delta_t, at 0 and around T_end."""
+    """(step, delta_t, t_end) around multiples of delta_t, at 0, around T_end, and at random.
+
+    In a random order, with random multiples of delta_t among them, so that replaying the
+    answers of an earlier check fails.
+    """
     cases = []
     d = int(rng.integers(2, 50))
     configs = (("T_end a multiple of ΔT", d, d * int(rng.integers(3, 20))),
@@ -112,9 +116,11 @@ def step_cases(rng) -> list:
     for label, delta, t_end in configs:
         last = (t_end - 1) // delta * delta                      # the last update step
         steps = [0, 1, delta - 1, delta, delta + 1, 2 * delta, last, last + 1, t_end - 1, t_end,
-                 t_end + 1, last + delta, last + 2 * delta, int(rng.integers(1, 3 * t_end))]
+                 t_end + 1, last + delta, last + 2 * delta]
+        steps += [delta * int(m) for m in rng.integers(1, 3 * t_end // delta, size=4)]
+        steps += [int(t) for t in rng.integers(1, 3 * t_end, size=4)]
         cases += [Case(label, dict(step=t, delta_t=delta, t_end=t_end)) for t in steps]
-    return cases
+    return [cases[i] for i in rng.permutation(len(cases))]
 
 
 def grade_update_steps(fn, rng) -> str:

@@ -4,8 +4,10 @@ Subcommands:
 - ``train``: one run (``rigl_np.experiment.run``); every option comes from ``rigl_np.config``;
 - ``compare``: a grid of runs and its results table (``rigl_np.compare``);
 - ``plot RUN_DIR [RUN_DIR ...]``: every figure that applies, into the run folders (``rigl_np.viz``);
-- ``check-update FILE.npz``: another implementation's RigL update against ours
-  (``rigl_np.check_update``, which documents the file format).
+- ``verify PATH [PATH ...]``: other implementations' mask updates, densities and schedules
+  against ours (``rigl_np.verify``, which documents the file format); ``check-update FILE`` is
+  ``verify FILE``;
+- ``vectors OUT_DIR``: conformance vectors for other projects (``rigl_np.verify.vectors``).
 
 Bad options end with exit code 2 and one clear line (argparse's ``error``); a missing or corrupt
 data set ends with exit code 1 and the data module's message, never a traceback.
@@ -82,18 +84,23 @@ def build_parser() -> argparse.ArgumentParser:
                                       "run folder). A compare folder expands into its runs.")
     plot.add_argument("run_dirs", nargs="+", help="run folders (or a compare folder)")
     plot.add_argument("--out", default=None, help="folder for the comparison figures")
-    check_cmd = sub.add_parser("check-update", help="compare another implementation's RigL update "
-                               "with ours", description=check_update_doc(),
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    check_cmd.add_argument("file", help=".npz with weight, mask, grad, drop_fraction, new_mask "
-                                        "(and optionally new_weight)")
+    add_verify_commands(sub)
     return parser
 
 
-def check_update_doc() -> str:
-    from rigl_np import check_update
+def add_verify_commands(sub) -> None:
+    """``verify``, its one-file name ``check-update``, and ``vectors`` (all in rigl_np.verify)."""
+    from rigl_np.verify.main import configure
 
-    return check_update.__doc__.split("\n\n", 1)[1]
+    for name, text in (("verify", "check other implementations' mask updates, densities and "
+                                  "schedules against rigl_np"),
+                       ("check-update", "the same as verify (kept for one file)")):
+        configure(sub.add_parser(name, help=text))
+    vectors = sub.add_parser("vectors", help="write conformance vectors (update problems with "
+                             "rigl_np's answers) for another project's CI",
+                             description="Write update problems that are hard to get right, "
+                             "with rigl_np's answers under each convention, into OUT_DIR.")
+    vectors.add_argument("out_dir", metavar="OUT_DIR")
 
 
 def cmd_plot(args, parser) -> int:
@@ -113,10 +120,16 @@ def cmd_plot(args, parser) -> int:
     return 0
 
 
-def cmd_check_update(args, parser) -> int:
-    from rigl_np.check_update import main as check
+def cmd_verify(args, parser) -> int:
+    from rigl_np.verify.main import run
 
-    return check(args.file)
+    return run(args)
+
+
+def cmd_vectors(args, parser) -> int:
+    from rigl_np.verify.vectors import main
+
+    return main(args.out_dir)
 
 
 def _split(text, kind, name, parser):
@@ -210,5 +223,5 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     commands = {"train": cmd_train, "compare": cmd_compare, "plot": cmd_plot,
-                "check-update": cmd_check_update}
+                "verify": cmd_verify, "check-update": cmd_verify, "vectors": cmd_vectors}
     return commands[args.command](args, parser)

@@ -96,7 +96,7 @@ class Archive:
     def __contains__(self, key) -> bool:
         return key in self._members
 
-    def _fail(self, key, what) -> InputError:
+    def fail(self, key, what) -> InputError:
         return InputError(f"{self.path}: key {key!r} {what}")
 
     def header(self, key):
@@ -111,17 +111,17 @@ class Archive:
                     shape, fortran, dtype = npy_format.read_array_header_2_0(f)
                 offset = f.tell()
         except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-            raise self._fail(key, f"is not a readable .npy array ({e})") from None
+            raise self.fail(key, f"is not a readable .npy array ({e})") from None
         if dtype.hasobject:
-            raise self._fail(key, "holds Python objects (a pickle); save plain numeric, bool or "
+            raise self.fail(key, "holds Python objects (a pickle); save plain numeric, bool or "
                              "string arrays (numpy.asarray of your tensor)")
         nbytes = math.prod(shape) * dtype.itemsize
         if nbytes > info.file_size - offset:
-            raise self._fail(key, f"declares {nbytes:,} bytes of data but holds "
+            raise self.fail(key, f"declares {nbytes:,} bytes of data but holds "
                              f"{max(info.file_size - offset, 0):,}: the file is truncated or "
                              "damaged; write it again")
         if self.memory_limit is not None and nbytes > self.memory_limit:
-            raise self._fail(key, f"declares {nbytes / 2**30:,.1f} GiB, more than the "
+            raise self.fail(key, f"declares {nbytes / 2**30:,.1f} GiB, more than the "
                              f"{self.memory_limit / 2**30:,.1f} GiB of memory available; check it "
                              "on a larger machine, or dump fewer layers per file")
         return tuple(shape), dtype
@@ -135,49 +135,49 @@ class Archive:
             with self._zip.open(self._members[key]) as f:
                 return npy_format.read_array(f, allow_pickle=False)
         except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-            raise self._fail(key, f"cannot be read ({e}); write the file again") from None
+            raise self.fail(key, f"cannot be read ({e}); write the file again") from None
 
 
-def _scalar(archive: Archive, key: str, kinds: str, what: str):
+def scalar(archive: Archive, key: str, kinds: str, what: str):
     a = archive.array(key)
     if a.ndim != 0:
-        raise archive._fail(key, f"must be a scalar ({what}), got an array of shape {a.shape}")
+        raise archive.fail(key, f"must be a scalar ({what}), got an array of shape {a.shape}")
     if a.dtype.kind not in kinds:
-        raise archive._fail(key, f"must be {what}, got {a.dtype} value {a.item()!r}")
+        raise archive.fail(key, f"must be {what}, got {a.dtype} value {a.item()!r}")
     return a.item()
 
 
 def scalar_float(archive: Archive, key: str, low: float, high: float) -> float:
     """A real scalar in [low, high]."""
-    value = float(_scalar(archive, key, "biuf", "a number"))
+    value = float(scalar(archive, key, "biuf", "a number"))
     if not (math.isfinite(value) and low <= value <= high):
-        raise archive._fail(key, f"must lie in [{low:g}, {high:g}], got {value!r}")
+        raise archive.fail(key, f"must lie in [{low:g}, {high:g}], got {value!r}")
     return value
 
 
 def scalar_int(archive: Archive, key: str, low: int = 0) -> int:
     """An integer scalar (an integral float is accepted) of at least ``low``."""
-    value = _scalar(archive, key, "biuf", "an integer")
+    value = scalar(archive, key, "biuf", "an integer")
     if isinstance(value, float) and not value.is_integer():
-        raise archive._fail(key, f"must be an integer, got {value!r}")
+        raise archive.fail(key, f"must be an integer, got {value!r}")
     if int(value) < low:
-        raise archive._fail(key, f"must be at least {low}, got {int(value)}")
+        raise archive.fail(key, f"must be at least {low}, got {int(value)}")
     return int(value)
 
 
 def scalar_str(archive: Archive, key: str, choices: tuple) -> str:
     """A string scalar, one of ``choices``."""
-    value = str(_scalar(archive, key, "US", "a string"))
+    value = str(scalar(archive, key, "US", "a string"))
     if value not in choices:
-        raise archive._fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
+        raise archive.fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 
 def scalar_bool(archive: Archive, key: str) -> bool:
     """A boolean scalar (bool or 0/1)."""
-    value = _scalar(archive, key, "biuf", "a bool")
+    value = scalar(archive, key, "biuf", "a bool")
     if value not in (0, 1):
-        raise archive._fail(key, f"must be true/false (or 0/1), got {value!r}")
+        raise archive.fail(key, f"must be true/false (or 0/1), got {value!r}")
     return bool(value)
 
 
@@ -185,12 +185,12 @@ def numeric_array(archive: Archive, key: str, shape=None, finite=True) -> np.nda
     """A real array (ints and floats; bool not accepted) of ``shape``, every entry finite."""
     a = archive.array(key)
     if a.dtype.kind not in "iuf":
-        raise archive._fail(key, f"must hold real numbers, got dtype {a.dtype}")
+        raise archive.fail(key, f"must hold real numbers, got dtype {a.dtype}")
     if shape is not None and a.shape != tuple(shape):
-        raise archive._fail(key, f"has shape {a.shape}, expected {tuple(shape)} (the weight's)")
+        raise archive.fail(key, f"has shape {a.shape}, expected {tuple(shape)} (the weight's)")
     if finite and a.dtype.kind == "f" and not np.isfinite(a).all():
         bad = int(np.count_nonzero(~np.isfinite(a)))
-        raise archive._fail(key, f"holds {bad:,} NaN or infinite values; dump the arrays before "
+        raise archive.fail(key, f"holds {bad:,} NaN or infinite values; dump the arrays before "
                             "the step that produced them, or fix the divergence first")
     return a
 
@@ -199,9 +199,9 @@ def bool_array(archive: Archive, key: str, shape) -> np.ndarray:
     """A mask: bool, or numbers that are all 0 or 1, of ``shape``; returned as bool."""
     a = archive.array(key)
     if a.shape != tuple(shape):
-        raise archive._fail(key, f"has shape {a.shape}, expected {tuple(shape)} (the weight's)")
+        raise archive.fail(key, f"has shape {a.shape}, expected {tuple(shape)} (the weight's)")
     if a.dtype == bool:
         return a
     if a.dtype.kind not in "iuf" or not ((a == 0) | (a == 1)).all():
-        raise archive._fail(key, "must be a mask: bool, or numbers that are all 0 or 1")
+        raise archive.fail(key, "must be a mask: bool, or numbers that are all 0 or 1")
     return a != 0

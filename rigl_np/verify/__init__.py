@@ -1,0 +1,28 @@
+"""Verification of other dynamic-sparse-training implementations against rigl_np (host side).
+
+``python -m rigl_np verify PATH [PATH ...] [--json] [convention options]`` reads ``.npz`` dumps
+of another implementation's mask updates (one layer or a whole model per file), layer densities
+or update schedule, and says per layer and update whether it is right: ``identical``,
+``equivalent`` (ties), ``explained`` (by named conventions, with the option that selects each)
+or ``differs`` (which rule, where). docs/verify.md documents the format and every convention.
+
+- schema.py: every key a file may hold (the tables --help and the docs are made from);
+- fileformat.py: lazy, validated reading of .npz members (headers first, no pickles);
+- layers.py: single-layer vs whole-model files, one ``Problem`` per layer, layouts;
+- conventions.py: the convention switches, the cause codes, the k-rounding rules;
+- reference.py: rigl_np's RigL and SRigL updates parameterised by the switches;
+- ties.py: tie attribution (scores that prefer the other side's choice among equals);
+- search.py: the pruned search over conventions, and the closest trial for a diagnosis;
+- rules.py: the weight and optimizer-state rules, on the other implementation's mask;
+- classify.py: the verdict, causes and detail of one layer update;
+- densities.py, schedule.py: files of layer densities and of update schedules;
+- report.py: the text lines, the JSON object, the exit code;
+- main.py: the command (files and folders, options, errors);
+- save.py: ``save_update(path, layout=..., **arrays)`` from any framework;
+- vectors.py: ``python -m rigl_np vectors OUT_DIR``, conformance vectors for other projects' CI.
+"""
+from rigl_np.verify.fileformat import InputError
+from rigl_np.verify.main import verify_paths
+from rigl_np.verify.save import save_update
+
+__all__ = ["InputError", "save_update", "verify_paths"]

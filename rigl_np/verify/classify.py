@@ -1,0 +1,257 @@
+"""The verdict on one layer update, its causes, and a sentence that says why.
+
+RigL (Evci et al. 2020, Section 3), SET, SNFS and SRigL (Lasby et al. 2024) updates are judged
+against rigl_np's own (docs/semantics.md "The RigL update", "SRigL"). Exactly one verdict:
+
+- ``identical``: their mask is rigl_np's, and their weights and optimizer state follow the rules;
+- ``equivalent``: the masks differ only by choices among exactly equal scores (``ties.py``);
+- ``explained``: identical once named conventions are applied (``search.explain``), each named
+  with the option that selects it;
+- ``differs``: a rule is broken (or no convention explains the mask); the detail says which, with
+  the first positions and their |W| and grow score.
+
+The steps: 1. rigl_np's update on their inputs (``n_differ`` counts against it); 2. if the masks
+differ, the search over conventions; 3. the weight and state rules on *their* mask (``rules.py``);
+4. the verdict from every cause found.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rigl_np.rigl import mask_update, select_top_k
+from rigl_np.srigl import srigl_update
+from rigl_np.verify import rules, search
+from rigl_np.verify.conventions import CAUSES, SWITCH, option_text
+from rigl_np.verify.reference import Outcome
+
+SHOW = 3          # positions named per finding in the detail
+LIST = 20         # positions listed in the JSON
+
+
+@dataclass
+class Finding:
+    verdict: str
+    causes: list
+    n_differ: int
+    detail: str
+    applied: dict = field(default_factory=dict)     # {switch: choice} the verdict applied
+    positions: list = field(default_factory=list)   # first differing positions vs rigl_np
+    counts: dict = field(default_factory=dict)
+
+
+def ours(p):
+    """rigl_np's own update of the problem (the default conventions)."""
+    if p.method == "srigl":
+        return srigl_update(p.weight, p.mask, p.grow_score, p.drop_fraction, p.budget,
+                            p.gamma_sal, ablate=p.ablate)
+    return mask_update(p.weight, p.mask, p.grow_score, p.drop_fraction)
+
+
+def _index(p, flat_canonical: int) -> tuple:
+    """A canonical flat index as an index tuple in the file's own layout."""
+    index = [int(i) for i in np.unravel_index(flat_canonical, p.mask.shape)]
+    if p.layout == "in_out":                      # (out, in) -> (in, out); conv -> (kh, kw, in, out)
+        index = index[::-1] if len(index) == 2 else [index[2], index[3], index[1], index[0]]
+    return tuple(index)
+
+
+def _at(p, flags, limit=SHOW) -> str:
+    """'(3, 4) |W| 0.52 |G| 0.01, ...' for the first positions of ``flags``."""
+    g = "score" if p.method == "set" else "|G|"
+    parts = []
+    for i in np.flatnonzero(flags)[:limit]:
+        w, s = np.abs(p.weight).flat[i], p.grow_score.flat[i]
+        parts.append(f"{_index(p, i)} |W| {w:.4g} {g} {s:.4g}")
+    more = int(np.count_nonzero(flags)) - len(parts)
+    return ", ".join(parts) + (f" and {more:,} more" if more > 0 else "")
+
+
+def _explained_part(p, trial, ref, mine) -> list:
+    """One phrase per non-default convention the match applied."""
+    n = int(np.count_nonzero(p.mask))
+    phrases = []
+    for name, choice in trial.conv.changed().items():
+        option = option_text(name, choice)
+        if name == "k_rounding":
+            what = f"k = {trial.formula} = {trial.k}, rigl_np drops floor(f * n) = {mine.n_drop}"
+        elif name == "grow_count":
+            what = (f"grew {int(np.count_nonzero(p.new_mask)) - (n - trial.k):,} back to "
+                    f"{int(np.count_nonzero(p.new_mask)):,} after dropping {trial.k:,}"
+                    + ("" if p.budget is not None else "; no budget key, so the target count "
+                       "was taken from your mask, not checked"))
+        elif name == "drop_candidates":
+            what = ("inactive positions ranked by "
+                    + ("|W * M|" if trial.drop_score == "masked" else "their stored |W|"))
+        elif name == "regrow_dropped":
+            what = "just-dropped connections not grown back"
+        elif name == "layout":
+            what = "ties broken in (in, out) / (kh, kw, in, out) order"
+        elif name == "tie_noise":
+            what = "every difference within the official code's score noise"
+        elif name == "fan_in":
+            what = f"fan-in {ref.fan_in} (rigl_np: k' = {mine.fan_in})"
+        elif name == "ablation":
+            what = (f"{int(np.count_nonzero(ref.ablated)):,} neurons ablated "
+                    f"(rigl_np: {int(np.count_nonzero(mine.ablated)):,}, ablate = {p.ablate})")
+        else:
+            what = ""
+        phrases.append(f"{option} ({what})" if what else option)
+    return phrases
+
+
+def _rule_part(p, cause, where, names) -> str:
+    at = ", ".join(str(_index(p, i)) for i in np.flatnonzero(where)[:SHOW])
+    more = int(np.count_nonzero(where)) - min(SHOW, int(np.count_nonzero(where)))
+    return (f"{cause}: {CAUSES[cause][1]} ({', '.join(dict.fromkeys(names))}) at {at}"
+            + (f" and {more:,} more" if more else ""))
+
+
+def _differs_part(p, trial, ref) -> tuple:
+    """(causes, phrases) of a mask no convention explains: which step differs, and where."""
+    causes = [SWITCH[name].cause for name in trial.conv.changed()]
+    phrases = []
+    off = ref.mask != p.new_mask
+    # A position the drop step drops under any tie choice (score below the lowest kept) that
+    # differs was decided by the grow step; every other active one by the drop step.
+    score = np.abs(p.weight) * (p.mask if trial.drop_score == "masked" else 1)
+    kept = p.mask & ~ref.dropped
+    surely_dropped = score < (score[kept].min() if kept.any() else np.inf)
+    drop_side = off & p.mask & ~surely_dropped
+    grow_side = off & ~drop_side
+    if p.method != "srigl" and np.count_nonzero(p.new_mask) != np.count_nonzero(p.mask):
+        causes.append("grow_count")
+        phrases.append(f"grow_count: {int(np.count_nonzero(p.new_mask)):,} active after the "
+                       f"update where {int(np.count_nonzero(p.mask)):,} were active before"
+                       + (f" and the budget is {p.budget:,}" if p.budget is not None else ""))
+    if p.method == "srigl":
+        rows = p.new_mask.reshape(p.mask.shape[0], -1)
+        counts = np.count_nonzero(rows, axis=1)
+        if len(set(counts[counts > 0].tolist())) > 1:
+            causes.append("fan_in")
+            phrases.append(f"fan_in: surviving neurons hold {counts[counts > 0].min()} to "
+                           f"{counts.max()} inputs; SRigL gives every one exactly k'")
+        if not np.array_equal(counts == 0, ref.ablated):
+            causes.append("ablation")
+            phrases.append(f"ablation: neurons {np.flatnonzero((counts == 0) != ref.ablated)[:SHOW].tolist()} "
+                           "ablated in one mask and not the other")
+    if drop_side.any():
+        causes.append("wrong_drop")
+        kept_wrongly = drop_side & p.new_mask
+        phrases.append("wrong_drop: " + "; ".join(
+            text for text in (
+                f"dropped {_at(p, drop_side & ~p.new_mask)} that rigl_np keeps"
+                if (drop_side & ~p.new_mask).any() else "",
+                f"kept {_at(p, kept_wrongly)} that rigl_np drops" if kept_wrongly.any() else "")
+            if text))
+    if grow_side.any():
+        causes.append("wrong_grow")
+        grown_wrongly = grow_side & p.new_mask
+        phrases.append("wrong_grow: " + "; ".join(
+            text for text in (
+                f"grew {_at(p, grown_wrongly)} that rigl_np leaves off (or drops)"
+                if grown_wrongly.any()
+                else "",
+                f"left off {_at(p, grow_side & ~p.new_mask)} that rigl_np grows"
+                if (grow_side & ~p.new_mask).any() else "")
+            if text))
+    return causes, phrases
+
+
+def _regrown(p, outcome) -> np.ndarray:
+    """Their regrown-same connections: active before and after, and dropped by the drop step.
+    For a layer the reference leaves alone (dense, or k = 0), what dropping floor(f * n) would
+    drop, so that an implementation that updates dense layers is still judged fairly."""
+    if outcome.k > 0:
+        return outcome.dropped & p.new_mask
+    n = int(np.count_nonzero(p.mask))
+    k = int(np.floor(p.drop_fraction * n))
+    if k == 0:
+        return np.zeros(p.mask.shape, bool)
+    kept = select_top_k(np.abs(p.weight), p.mask, n - k)
+    return p.mask & ~kept & p.new_mask
+
+
+def classify(p) -> Finding:
+    """The ``Finding`` for one ``layers.Problem``."""
+    # 1. rigl_np's update; n_differ counts against it.
+    mine = ours(p)
+    differ = mine.mask != p.new_mask
+    counts = {"n_active": int(np.count_nonzero(p.mask)), "k": mine.n_drop,
+              "nnz_ours": int(np.count_nonzero(mine.mask)),
+              "nnz_yours": int(np.count_nonzero(p.new_mask))}
+    positions = [{"index": _index(p, i), "abs_w": float(np.abs(p.weight).flat[i]),
+                  "grow_score": float(p.grow_score.flat[i]), "ours": bool(mine.mask.flat[i]),
+                  "yours": bool(p.new_mask.flat[i]), "was_active": bool(p.mask.flat[i])}
+                 for i in np.flatnonzero(differ)[:LIST]]
+    # 2. The masks: identical, explained by conventions or ties, or a diagnosis of what differs.
+    causes, mask_phrases, applied = [], [], {}
+    kind = "identical"
+    outcome = Outcome(mine.mask, mine.dropped, mine.n_drop, mine.ablated, mine.fan_in)
+    if differ.any():
+        scores = search.Scores(p)
+        match = search.explain(p, scores)
+        if match is not None:
+            kind, outcome, trial = match.kind, match.outcome, match.trial
+            applied = trial.conv.changed()
+            causes = (["tie"] if kind == "tie" else []) + [SWITCH[f].cause for f in applied]
+            mask_phrases = _explained_part(p, trial, outcome, mine)
+        else:
+            kind = "differs"
+            trial, outcome = search.closest(p, scores)
+            causes, mask_phrases = _differs_part(p, trial, outcome)
+    # 3. Weights and optimizer state, on their mask.
+    rule_phrases = []
+    for cause, (where, names) in rules.check(p, _regrown(p, outcome)).items():
+        if cause not in causes:
+            causes.append(cause)
+        if cause == "regrown_reset":
+            applied["regrown"] = "reset"
+            mask_phrases.append(f"{option_text('regrown', 'reset')} "
+                                f"({int(np.count_nonzero(where)):,} dropped-and-regrown "
+                                f"connections reset to 0 at {_at(p, where)})")
+        else:
+            rule_phrases.append(_rule_part(p, cause, where, names))
+    # 4. The verdict: a violation, then conventions, then ties.
+    if kind == "differs" or any(CAUSES[c][0] for c in causes):
+        verdict = "differs"
+    elif any(c != "tie" for c in causes):
+        verdict = "explained"
+    else:
+        verdict = "equivalent" if kind == "tie" else "identical"
+    detail = _summary(p, mine, differ, kind, mask_phrases, rule_phrases)
+    return Finding(verdict, causes, int(np.count_nonzero(differ)), detail, applied, positions,
+                   counts)
+
+
+def _summary(p, mine, differ, kind, mask_phrases, rule_phrases) -> str:
+    """The detail sentence: the update's numbers, then what was found."""
+    n, size = int(np.count_nonzero(p.mask)), p.mask.size
+    if n == size:
+        head = (f"density 1 ({n:,} of {size:,} active): never updated (floor(f * n) = "
+                f"{int(np.floor(p.drop_fraction * n)):,} would be dropped by an update)")
+    elif p.method == "srigl":
+        head = (f"{n:,} active, k_drop = floor(f * n) = {mine.n_drop:,}, fan-in k' = "
+                f"{mine.fan_in}, {int(np.count_nonzero(mine.ablated)):,} neurons ablated")
+    else:
+        head = f"{n:,} active, k = floor(f * n) = {mine.n_drop:,} dropped and grown"
+    n_differ = int(np.count_nonzero(differ))
+    parts = [head]
+    if kind == "identical":
+        parts.append("masks identical")
+    elif kind == "differs":
+        parts.append(f"{n_differ:,} positions differ from rigl_np")
+    else:
+        parts.append(f"{n_differ:,} positions differ from rigl_np ({_at(p, differ)})")
+    if kind == "tie" and not mask_phrases:
+        parts.append("every one a choice among equal scores, or a consequence of one")
+    if mask_phrases:
+        joined = "; ".join(mask_phrases)
+        parts.append(joined if kind == "differs" else "identical with " + joined
+                     + ("; the rest are choices among equal scores" if kind == "tie" else ""))
+    if rule_phrases:
+        parts += rule_phrases
+    elif kind != "differs" and (p.new_weight is not None or p.new_state):
+        parts.append("weights and optimizer state follow the rules")
+    return "; ".join(parts)

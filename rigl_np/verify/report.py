@@ -1,0 +1,96 @@
+"""What ``verify`` prints: one line per layer update and a summary, or one JSON object.
+
+Text: ``PATH[ LAYER]: VERDICT [causes] (n_differ differ); detail`` per result, then a summary
+line; bad files go to stderr, one line each. JSON (``--json``): ``{"results": [...],
+"summary": {...}}``, each result with ``path``, ``layer`` (null for a single-layer file),
+``kind``, ``method``, ``step``, ``verdict``, ``causes``, ``n_differ``, ``detail``, ``applied``
+(the conventions the verdict needed, ``{switch: choice}``), ``options`` (the command-line words
+that select them), ``accepted`` (whether it passes under the conventions selected), ``counts``
+and ``positions`` (the first positions that differ from rigl_np, in the file's layout).
+
+The exit code is the same for both: 0 when every result is identical, equivalent, or explained
+only by conventions the user selected; 1 otherwise; 2 when a file could not be read.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+from rigl_np.verify.conventions import option_text
+
+VERDICTS = ("identical", "equivalent", "explained", "differs")
+
+
+@dataclass
+class Result:
+    path: str
+    layer: str | None
+    kind: str                       # update | densities | schedule
+    verdict: str
+    causes: list
+    n_differ: int
+    detail: str
+    method: str | None = None
+    step: int | None = None
+    applied: dict = field(default_factory=dict)
+    options: list = field(default_factory=list)
+    accepted: bool = False
+    counts: dict = field(default_factory=dict)
+    positions: list = field(default_factory=list)
+
+
+def accept(result: Result, selected: dict) -> Result:
+    """Set ``options`` and ``accepted``: explained passes only if the user selected every
+    convention it applied (``selected``: ``{switch: choice}``, the file's layout included)."""
+    result.options = [option_text(f, c) for f, c in result.applied.items()]
+    if result.verdict in ("identical", "equivalent"):
+        result.accepted = True
+    elif result.verdict == "explained":
+        result.accepted = all(selected.get(f) == c for f, c in result.applied.items())
+    else:
+        result.accepted = False
+    return result
+
+
+def exit_code(results: list, errors: list) -> int:
+    if errors:
+        return 2
+    return 0 if all(r.accepted for r in results) else 1
+
+
+def summary(results: list, errors: list, n_files: int) -> dict:
+    verdicts = Counter(r.verdict for r in results)
+    unselected = Counter(o for r in results if r.verdict == "explained" and not r.accepted
+                         for o in r.options)
+    return {"files": n_files, "results": len(results),
+            "verdicts": {v: verdicts.get(v, 0) for v in VERDICTS},
+            "causes": dict(Counter(c for r in results for c in r.causes)),
+            "not_accepted": sum(not r.accepted for r in results),
+            "options_needed": dict(unselected),
+            "errors": [{"path": p, "error": e} for p, e in errors],
+            "exit_code": exit_code(results, errors)}
+
+
+def line(r: Result) -> str:
+    where = r.path + (f" {r.layer}" if r.layer is not None else "")
+    step = f" step {r.step}" if r.step is not None else ""
+    causes = f" [{', '.join(r.causes)}]" if r.causes else ""
+    return f"{where}{step}: {r.verdict}{causes} ({r.n_differ:,} differ); {r.detail}"
+
+
+def text(results: list, errors: list, n_files: int) -> str:
+    s = summary(results, errors, n_files)
+    counts = ", ".join(f"{s['verdicts'][v]} {v}" for v in VERDICTS)
+    tail = f"verify: {len(results)} results from {n_files} files: {counts}"
+    if s["options_needed"]:
+        tail += ("; explained only with " + ", ".join(s["options_needed"])
+                 + " (pass them if those are your conventions)")
+    if errors:
+        tail += f"; {len(errors)} files could not be read (see stderr)"
+    return "\n".join([line(r) for r in results] + [tail + f"; exit {s['exit_code']}"])
+
+
+def as_json(results: list, errors: list, n_files: int) -> str:
+    return json.dumps({"results": [asdict(r) for r in results],
+                       "summary": summary(results, errors, n_files)}, indent=1)

@@ -1,0 +1,72 @@
+"""``save_update(path, layout=..., **arrays)``: write a verification file from any framework.
+
+Every value goes through ``numpy.asarray``, so PyTorch tensors, JAX and TensorFlow arrays, lists
+and Python scalars all work without this module importing any of them (a tensor that needs it is
+first detached and moved to the CPU, by duck typing: ``.detach()``, ``.cpu()``). Nested dicts
+become prefixed keys, so a whole model is one call::
+
+    save_update("step_0100.npz", drop_fraction=f, step=100,
+                **{name: {"weight": w, "mask": m, "grad": g, "new_mask": m2,
+                          "state": {"momentum": buf}} for name, (w, m, g, m2, buf) in layers})
+
+writes ``<name>/weight``, ``<name>/state/momentum`` and so on, plus ``format_version`` and
+``layout``. The file is an uncompressed ``.npz`` (verify reads it fastest), written to a
+temporary name and renamed, so a crash never leaves half a file. The keys are documented in
+``rigl_np.verify.schema`` and docs/verify.md.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from rigl_np.verify.schema import FORMAT_VERSION, LAYOUTS
+
+
+def _host(value):
+    """A NumPy array of ``value`` (tensors detached and moved to the CPU first)."""
+    for method in ("detach", "cpu"):
+        if callable(getattr(value, method, None)) and not isinstance(value, np.ndarray):
+            value = getattr(value, method)()
+    array = np.asarray(value)
+    if array.dtype.hasobject:
+        raise ValueError(f"cannot save a {type(value).__name__} as a plain array (it became an "
+                         "object array); pass one tensor or array per key")
+    return array
+
+
+def _flatten(arrays: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in arrays.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, name + "/"))
+        else:
+            out[name] = _host(value)
+    return out
+
+
+def save_update(path, layout: str = "out_in", **arrays) -> Path:
+    """Write ``arrays`` (any array-likes; dicts nest as ``key/...``) to the ``.npz`` ``path``.
+
+    layout: "out_in" (PyTorch: (out, in), (out, in, kh, kw)) or "in_out" (JAX, TensorFlow:
+    (in, out), (kh, kw, in, out)), stored as the file's ``layout`` key. Returns the path.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    flat = {"format_version": np.asarray(FORMAT_VERSION), "layout": np.asarray(layout),
+            **_flatten(arrays)}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **flat)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

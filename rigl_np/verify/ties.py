@@ -1,0 +1,53 @@
+"""Which differences are choices among equal scores: scores that prefer the other side's choice.
+
+Two correct implementations may choose differently among exactly equal scores at a selection
+threshold (docs/semantics.md "Conventions", the tie rule). A differing position is a tie only if
+an equal score lies on the other side of the threshold, and a different choice at the drop
+changes what the grow step may choose from, so the differences a tie causes can reach further
+than the tie itself.
+
+Both questions are answered at once by running the reference update again on *preferring*
+scores: every score is replaced by a key that orders exactly as the score does, except that among
+equal scores the positions in the other implementation's new mask come first. If the update on
+these keys gives their mask, every difference is a tie choice or follows from one (a drop tie's
+consequences in the grow step included); if not, some difference is not a tie.
+
+``nudged`` does the same with a tolerance: the official code adds Gaussian noise (sigma 1e-5) to
+its scores, so its choices may differ from exact ranking between scores closer than the noise.
+Shifting their positions up by twice the bound asks whether some noise within the bound explains
+their choice.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def order_keys(score) -> np.ndarray:
+    """float64 integers that order exactly as ``score`` (equal scores, equal keys)."""
+    if score.dtype == np.float32 and not (score < 0).any():
+        # the bits of a non-negative float32 order as the float does (and fit float64 exactly)
+        return score.view(np.int32).astype(np.float64)
+    _, inverse = np.unique(score, return_inverse=True)
+    return inverse.reshape(score.shape).astype(np.float64)
+
+
+def preferring(score, preferred) -> np.ndarray:
+    """Keys ordered as ``score``, ties broken in favour of ``preferred`` (bool, same shape)."""
+    return order_keys(score) * 2 + preferred
+
+
+def nudged(score, preferred, bound: float) -> np.ndarray:
+    """``score`` with the ``preferred`` positions raised by 2 * bound (float64)."""
+    return score.astype(np.float64) + (2 * bound) * preferred
+
+
+def tie_positions(score, candidates, chosen_ours, chosen_theirs):
+    """Of the positions one side chose and the other did not, those tied across the threshold.
+
+    A position counts when an equal score lies on the other side: chosen by us and not by them
+    with an equal score they chose and we did not, or the reverse.
+    """
+    only_ours = candidates & chosen_ours & ~chosen_theirs
+    only_theirs = candidates & chosen_theirs & ~chosen_ours
+    common = np.intersect1d(score[only_ours], score[only_theirs])
+    return (only_ours | only_theirs) & np.isin(score, common)

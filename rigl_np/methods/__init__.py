@@ -20,9 +20,11 @@ Adding a method is one new file here (plus its tests) with a ``Method`` subclass
 - ``name``: its ``--method`` value;
 - its facts (``base.FACTS``): ``has_masks``, ``masks_change``, ``drop_schedule``,
   ``update_phase``, ``dense_baseline`` (metrics.json records them; plots and tables read them);
-- what it changes: ``initial_masks`` (the masks it starts from), the hooks ``before_step`` /
-  ``after_step`` (or, under ``dynamic.DynamicSparse``, just ``update_layer(name, f)`` returning a
-  ``rigl.MaskUpdate``, plus ``observe`` if it needs every batch's dense gradient);
+- what it changes: ``initial_masks`` (the masks it starts from); for masks that change,
+  ``update_layer(name, step, f)`` returning a ``rigl.MaskUpdate`` (``Method.update_masks`` runs it
+  over the layers and applies it), called from the hooks ``before_step`` / ``after_step`` (under
+  ``dynamic.DynamicSparse``, on the drop-fraction schedule; ``observe`` sees every batch's dense
+  gradient);
 - ``options(cfg, total_steps)``: the constructor arguments it reads from a ``SparseConfig``;
 - ``training_flops(flops, densities)`` when it costs other than 3 f_S per example;
 - ``layer_densities`` / ``build_model`` only if it changes them (dense, small-dense);

@@ -20,6 +20,7 @@ from __future__ import annotations
 from rigl_np import backend, models
 from rigl_np.flops import forward_flops
 from rigl_np.methods.records import MaskRecords
+from rigl_np.rigl import apply_update
 from rigl_np.sparsity import density_report, layer_densities, random_masks
 
 REGISTRY = {}        # {name: Method subclass}, filled as the method modules are imported
@@ -122,6 +123,27 @@ class Method:
         self.remask()
         if self.records is not None:
             self.records.tick(step, self.masks)
+
+    # -- mask updates: one loop over the layers, one hook per layer --------------------------
+    def drop_fraction_at(self, step: int) -> float:
+        """The drop fraction recorded for an update at ``step`` (0: a method without one)."""
+        return 0.0
+
+    def update_layer(self, name: str, step: int, f: float):
+        """One layer's ``rigl.MaskUpdate`` at batch ``step`` and drop fraction ``f``."""
+        raise NotImplementedError(f"{type(self).__name__} does not update its masks")
+
+    def update_masks(self, step: int) -> dict:
+        """One mask update of every sparse layer at batch ``step``; returns the record."""
+        f = self.drop_fraction_at(step)
+        layers = {}
+        for name in self.masks:
+            # 1. the method's update of this layer (drop and grow; SRigL ablates; pruning drops)
+            result = self.update_layer(name, step, f)
+            # 2. zero-init new connections and their optimizer state; re-mask weights and state
+            apply_update(self.params, self.masks, name, result, self.optimizer)
+            layers[name] = result.record()
+        return self.records.add(step, f, layers, self.masks)
 
     def summary(self) -> dict:
         """What an epoch's record adds: the real global density and the ITOP rate."""

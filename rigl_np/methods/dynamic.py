@@ -1,10 +1,10 @@
-"""What RigL, SET, SNFS and SRigL share: the update schedule and the loop over layers.
+"""What RigL, SET, SNFS and SRigL share: the drop-fraction schedule of their mask updates.
 
 Every ``delta_t`` batches until ``t_end`` (docs/semantics.md "Schedule": the batch counter starts
-at 1 and an update is due when step % delta_t == 0 and step < t_end), each sparse layer gets one
-mask update from the method's per-layer hook ``update_layer(name, f)`` (a ``rigl.MaskUpdate``),
-and ``rigl.apply_update`` starts new connections at 0 with zeroed optimizer state. When the update
-happens is the method's ``update_phase``: "before_step" replaces that batch's optimizer step
+at 1 and an update is due when step % delta_t == 0 and step < t_end), ``Method.update_masks``
+gives each sparse layer one mask update from the method's per-layer hook
+``update_layer(name, step, f)`` (a ``rigl.MaskUpdate``) at the scheduled drop fraction f. When
+the update happens is the method's ``update_phase``: "before_step" replaces that batch's optimizer step
 (RigL, SRigL, as in the official code and rigl-torch), "after_step" follows it (SET, SNFS).
 
 ``observe(step, grads)`` sees the dense gradients of every batch before they are masked (SNFS
@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from rigl_np.flops import forward_flops, rigl_training_flops
 from rigl_np.methods.base import Method
-from rigl_np.rigl import apply_update, drop_fraction, is_update_step
+from rigl_np.rigl import drop_fraction, is_update_step
 
 
 class DynamicSparse(Method):
-    """The schedule and the update loop; subclasses give ``update_layer`` and ``update_phase``."""
+    """The drop-fraction schedule; subclasses give ``update_layer`` and ``update_phase``."""
 
     masks_change = True
     drop_schedule = True
@@ -38,21 +38,8 @@ class DynamicSparse(Method):
     def observe(self, step: int, grads: dict) -> None:
         """See batch ``step``'s dense gradients before they are masked (default: nothing)."""
 
-    def update_layer(self, name: str, f: float):
-        """One layer's ``MaskUpdate`` at drop fraction ``f``."""
-        raise NotImplementedError
-
-    def update_masks(self, step: int) -> dict:
-        """One mask update of every sparse layer at batch ``step``; returns the record."""
-        f = drop_fraction(step, self.alpha, self.t_end, self.schedule)
-        layers = {}
-        for name in self.masks:
-            # 1. the method's update of this layer: drop, grow (SRigL: ablate, fan-in)
-            result = self.update_layer(name, f)
-            # 2. zero-init new connections and their optimizer state; re-mask weights and state
-            apply_update(self.params, self.masks, name, result, self.optimizer)
-            layers[name] = result.record()
-        return self.records.add(step, f, layers, self.masks)
+    def drop_fraction_at(self, step: int) -> float:
+        return drop_fraction(step, self.alpha, self.t_end, self.schedule)
 
     def before_step(self, step, grads) -> bool:
         self.observe(step, grads)                          # dense, before masking

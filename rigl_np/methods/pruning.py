@@ -14,7 +14,7 @@ import math
 from rigl_np import backend
 from rigl_np.flops import pruning_training_flops
 from rigl_np.methods.base import Method
-from rigl_np.rigl import apply_update, is_pruning_step, magnitude_prune, pruning_density
+from rigl_np.rigl import is_pruning_step, magnitude_prune, pruning_density
 from rigl_np.sparsity import nnz_for
 
 
@@ -43,17 +43,11 @@ class Pruning(Method):
     def after_step(self, step) -> None:
         super().after_step(step)
         if is_pruning_step(step, self.delta_t, self.t0, self.t1):
-            self.prune(step)
+            self.update_masks(step)
 
-    def prune(self, step: int) -> dict:
-        """Keep each layer's largest |W| down to the schedule's density at ``step``."""
-        layers = {}
-        for name, mask in self.masks.items():
-            # 1. this layer's target count on the cubic ramp to its final density
-            n_keep = nnz_for(math.prod(mask.shape),
-                             pruning_density(step, self.densities[name], self.t0, self.t1))
-            # 2. drop the smallest magnitudes among the active weights (never grow)
-            result = magnitude_prune(self.params[name], mask, n_keep)
-            apply_update(self.params, self.masks, name, result, self.optimizer)
-            layers[name] = result.record()
-        return self.records.add(step, 0.0, layers, self.masks)
+    def update_layer(self, name, step, f):
+        """Keep the layer's largest |W| down to the schedule's density at ``step`` (never grow)."""
+        mask = self.masks[name]
+        n_keep = nnz_for(math.prod(mask.shape),
+                         pruning_density(step, self.densities[name], self.t0, self.t1))
+        return magnitude_prune(self.params[name], mask, n_keep)

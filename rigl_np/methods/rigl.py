@@ -15,5 +15,5 @@ class RigL(DenseGradientGrowth):
 
     name = "rigl"
 
-    def update_layer(self, name, f):
+    def update_layer(self, name, step, f):
         return rigl_update(self.params[name], self.masks[name], self.dense_grads[name], f)

@@ -16,6 +16,6 @@ class SET(DynamicSparse):
     name = "set"
     update_phase = "after_step"
 
-    def update_layer(self, name, f):
+    def update_layer(self, name, step, f):
         mask = self.masks[name]
         return mask_update(self.params[name], mask, set_score(mask.shape, self.rng), f)

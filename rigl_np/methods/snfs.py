@@ -31,5 +31,5 @@ class SNFS(DynamicSparse):
         for name in self.masks:
             self.ema[name] = gradient_ema(self.ema[name], grads[name])
 
-    def update_layer(self, name, f):
+    def update_layer(self, name, step, f):
         return mask_update(self.params[name], self.masks[name], snfs_score(self.ema[name]), f)

@@ -31,7 +31,7 @@ class SRigL(DenseGradientGrowth):
         self.budgets = {n: srigl_budget(s, self.densities[n]) for n, s in shapes.items()}
         return {n: constant_fan_in_mask(s, self.densities[n], self.rng) for n, s in shapes.items()}
 
-    def update_layer(self, name, f):
+    def update_layer(self, name, step, f):
         output_layer = list(self.shapes)[-1]
         return srigl_update(self.params[name], self.masks[name], self.dense_grads[name], f,
                             self.budgets[name], self.gamma_sal, ablate=name != output_layer)

@@ -236,7 +236,8 @@ MISTAKES = [  # (exercise, mistake, function, what the message must say)
 # -- the library passes, and so does every other correct choice -------------------------------
 
 @pytest.mark.parametrize("name", sorted(LIBRARY))
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=SEEDS)
 def test_the_library_passes(name, seed, backend_name):
     result = check(name, LIBRARY[name], seed)

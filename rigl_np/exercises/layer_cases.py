@@ -104,8 +104,9 @@ def _distinct_layer(rng, conv: bool = False):
 def full_update_cases(rng) -> list:
     """Cases for fn(weight, mask, grad, momentum, drop_fraction) -> (weight, mask, momentum)."""
     cases = []
-    for label, conv, share in (("a random layer", False, 0.3), ("a large drop fraction", False, 0.6),
-                               ("a conv-shaped layer (out, in, kh, kw)", True, 0.3)):
+    layers = (("a random layer", False, 0.3), ("a large drop fraction", False, 0.6),
+              ("a conv-shaped layer (out, in, kh, kw)", True, 0.3))
+    for label, conv, share in layers:
         weight, mask, grad, momentum = _distinct_layer(rng, conv)
         n = int(mask.sum())
         f = _fraction(rng, n, max(2, int(share * n)))

@@ -11,7 +11,7 @@ exactly equal scores is accepted, and floats are compared with a relative and an
 tolerance. Inputs are host NumPy arrays (float32 weights and gradients, bool masks).
 
 The graders (name: the signature your function must have), RigL paper (Evci et al. 2020)
-Section 3 unless noted:
+Section 3 unless noted; the rules they check are rigl_np's, docs/semantics.md:
 
 - ``"drop"``: fn(weight, mask, k) -> kept, the boolean mask of all active connections but the
   k with the smallest |W| (only active connections count; 0 <= k <= nnz);

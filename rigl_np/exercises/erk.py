@@ -3,7 +3,8 @@
 RigL paper (Evci et al. 2020), Section 3 "Sparsity Distribution": layer l gets density
 eps * r_l with r_l = (sum of its dims) / (product of its dims), eps chosen so that the layers
 hold as many weights as the global density d gives; a layer whose eps * r_l exceeds 1 is made
-dense and eps is solved again over the others, until none exceeds 1.
+dense and eps is solved again over the others, until none exceeds 1 (docs/semantics.md
+"Layer densities").
 - erk: fn(shapes: dict name -> shape, density) -> dict name -> density.
 The answer is compared with ``rigl_np.sparsity.layer_densities`` with a relative and an absolute
 tolerance. Every case's d * N_l is a whole number, so the budget d * N of the paper and rigl_np's

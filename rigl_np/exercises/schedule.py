@@ -2,9 +2,9 @@
 
 RigL paper (Evci et al. 2020), Section 3 "Update Schedule": the fraction of active connections
 updated decays as f(t) = alpha/2 * (1 + cos(pi * t / T_end)), and the masks change every
-delta_t steps until T_end. rigl_np counts batches from t = 1 and updates when
-t % delta_t == 0 and t < T_end (``rigl_np.rigl.is_update_step``); from T_end on the drop
-fraction is 0 (``rigl_np.rigl.drop_fraction``).
+delta_t steps until T_end. rigl_np (docs/semantics.md "Schedule") counts batches from t = 1
+and updates when t % delta_t == 0 and t < T_end (``rigl_np.rigl.is_update_step``); from T_end
+on the drop fraction is 0 (``rigl_np.rigl.drop_fraction``).
 - drop_fraction: fn(step, alpha, t_end) -> float;
 - update_steps: fn(step, delta_t, t_end) -> bool.
 Floats are compared with a relative and an absolute tolerance, so float32 arithmetic passes.

@@ -1,6 +1,7 @@
 """Graders of exercises 1 and 2: the drop step and the grow step of one RigL update.
 
-RigL paper (Evci et al. 2020), Section 3, "Drop criterion" and "Grow criterion":
+RigL paper (Evci et al. 2020), Section 3, "Drop criterion" and "Grow criterion"; rigl_np's rule
+is docs/semantics.md "The RigL update", steps 2 and 3, with the tie rule of "Conventions":
 - drop: fn(weight, mask, k) -> kept, all active connections but the k with the smallest |W|;
 - grow: fn(grad, kept, k) -> grown, the k positions outside ``kept`` with the largest |G|
   (the connections just dropped are outside ``kept``, so they may come back).

@@ -3,8 +3,9 @@
 SRigL paper (Lasby et al., ICLR 2024), the grow step of its update: after the drop, every
 neuron that survives (is not ablated) grows new inputs until it has exactly ``fan_in`` of them,
 choosing the largest |G| among its *own* inputs that were not kept (just-dropped ones
-included); ablated neurons grow nothing. One row of a weight is one neuron's fan-in: ``w[i]``
-for Linear (out, in), ``w[i].ravel()`` for Conv2d (out, in, kh, kw).
+included); ablated neurons grow nothing (docs/semantics.md "SRigL", step 5). One row of a
+weight is one neuron's fan-in: ``w[i]`` for Linear (out, in), ``w[i].ravel()`` for Conv2d
+(out, in, kh, kw).
 - srigl_grow: fn(grad, kept, ablated, fan_in) -> grown (boolean, the shape of ``grad``).
 Each row is judged as a top-k selection (``judge.selection_problem``), so any choice among
 exactly equal scores passes; the library's ``rigl_np.srigl.grow_to_fan_in`` is the reference.

@@ -4,7 +4,7 @@ RigL paper (Evci et al. 2020), Section 3 and Algorithm 1: k = floor(f * nnz) act
 connections with the smallest |W| are dropped, the k positions not kept with the largest |G|
 are grown (the ones just dropped included), new connections start at weight 0, and their
 optimizer state (here SGD's momentum buffer) starts at 0; connections dropped and grown back in
-the same update are not new and keep both.
+the same update are not new and keep both (docs/semantics.md "The RigL update", steps 1-5).
 - rigl_update: fn(weight, mask, grad, drop_fraction) -> new boolean mask;
 - full_update: fn(weight, mask, grad, momentum, drop_fraction)
   -> (new_weight, new_mask, new_momentum), both arrays 0 outside the new mask (W <- W * M).

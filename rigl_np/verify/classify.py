@@ -23,7 +23,7 @@ import numpy as np
 from rigl_np.rigl import mask_update, select_top_k
 from rigl_np.srigl import srigl_update
 from rigl_np.verify import rules, search
-from rigl_np.verify.conventions import CAUSES, SWITCH, option_text
+from rigl_np.verify.conventions import CAUSES, SWITCH, option_text, rules_giving
 from rigl_np.verify.reference import Outcome
 
 SHOW = 3          # positions named per finding in the detail
@@ -37,6 +37,7 @@ class Finding:
     n_differ: int
     detail: str
     applied: dict = field(default_factory=dict)     # {switch: choice} the verdict applied
+    also: dict = field(default_factory=dict)        # {switch: [other choices that do the same]}
     positions: list = field(default_factory=list)   # first differing positions vs rigl_np
     counts: dict = field(default_factory=dict)
 
@@ -75,6 +76,8 @@ def _explained_part(p, trial, ref, mine) -> list:
     for name, choice in trial.conv.changed().items():
         option = option_text(name, choice)
         if name == "k_rounding":
+            others = [r for r in rules_giving(n, p.drop_fraction, trial.k) if r != choice]
+            option += "".join(f" or {r}" for r in others)
             what = f"k = {trial.formula} = {trial.k}, rigl_np drops floor(f * n) = {mine.n_drop}"
         elif name == "grow_count":
             what = (f"grew {int(np.count_nonzero(p.new_mask)) - (n - trial.k):,} back to "
@@ -108,24 +111,14 @@ def _rule_part(p, cause, where, names) -> str:
             + (f" and {more:,} more" if more else ""))
 
 
-def _differs_part(p, trial, ref) -> tuple:
+def _differs_part(p, trial, ref, scores) -> tuple:
     """(causes, phrases) of a mask no convention explains: which step differs, and where."""
     causes = [SWITCH[name].cause for name in trial.conv.changed()]
     phrases = []
     off = ref.mask != p.new_mask
-    # A position the drop step drops under any tie choice (score below the lowest kept) that
-    # differs was decided by the grow step; every other active one by the drop step.
-    score = np.abs(p.weight) * (p.mask if trial.drop_score == "masked" else 1)
-    kept = p.mask & ~ref.dropped
-    surely_dropped = score < (score[kept].min() if kept.any() else np.inf)
-    drop_side = off & p.mask & ~surely_dropped
-    grow_side = off & ~drop_side
-    if p.method != "srigl" and np.count_nonzero(p.new_mask) != np.count_nonzero(p.mask):
-        causes.append("grow_count")
-        phrases.append(f"grow_count: {int(np.count_nonzero(p.new_mask)):,} active after the "
-                       f"update where {int(np.count_nonzero(p.mask)):,} were active before"
-                       + (f" and the budget is {p.budget:,}" if p.budget is not None else ""))
+    n_before, n_after = int(np.count_nonzero(p.mask)), int(np.count_nonzero(p.new_mask))
     if p.method == "srigl":
+        drop_ok, grow_ok = not (off & p.mask).any(), not (off & ~p.mask).any()
         rows = p.new_mask.reshape(p.mask.shape[0], -1)
         counts = np.count_nonzero(rows, axis=1)
         if len(set(counts[counts > 0].tolist())) > 1:
@@ -133,29 +126,31 @@ def _differs_part(p, trial, ref) -> tuple:
             phrases.append(f"fan_in: surviving neurons hold {counts[counts > 0].min()} to "
                            f"{counts.max()} inputs; SRigL gives every one exactly k'")
         if not np.array_equal(counts == 0, ref.ablated):
+            which = np.flatnonzero((counts == 0) != ref.ablated)[:SHOW].tolist()
             causes.append("ablation")
-            phrases.append(f"ablation: neurons {np.flatnonzero((counts == 0) != ref.ablated)[:SHOW].tolist()} "
-                           "ablated in one mask and not the other")
-    if drop_side.any():
-        causes.append("wrong_drop")
-        kept_wrongly = drop_side & p.new_mask
-        phrases.append("wrong_drop: " + "; ".join(
-            text for text in (
-                f"dropped {_at(p, drop_side & ~p.new_mask)} that rigl_np keeps"
-                if (drop_side & ~p.new_mask).any() else "",
-                f"kept {_at(p, kept_wrongly)} that rigl_np drops" if kept_wrongly.any() else "")
-            if text))
-    if grow_side.any():
-        causes.append("wrong_grow")
-        grown_wrongly = grow_side & p.new_mask
-        phrases.append("wrong_grow: " + "; ".join(
-            text for text in (
-                f"grew {_at(p, grown_wrongly)} that rigl_np leaves off (or drops)"
-                if grown_wrongly.any()
-                else "",
-                f"left off {_at(p, grow_side & ~p.new_mask)} that rigl_np grows"
-                if (grow_side & ~p.new_mask).any() else "")
-            if text))
+            phrases.append(f"ablation: neurons {which} ablated in one mask and not the other")
+    else:
+        drop_ok, grow_ok = search.steps_ok(p, trial, scores)
+        if n_after != n_before and trial.conv.grow_count == "k":
+            causes.append("grow_count")
+            phrases.append(f"grow_count: {n_after:,} active after the update where {n_before:,} "
+                           "were active before"
+                           + (f" and the budget is {p.budget:,}" if p.budget is not None else ""))
+    # A step that is right is not blamed; if neither is, each gets its side of the layer.
+    if not drop_ok and not grow_ok:
+        sides = {"wrong_drop": off & p.mask, "wrong_grow": off & ~p.mask}
+    else:
+        sides = {"wrong_grow" if drop_ok else "wrong_drop": off}
+    for cause, side in sides.items():
+        if not side.any():
+            continue
+        causes.append(cause)
+        verb = "grew" if cause == "wrong_grow" else "kept"
+        words = [f"{verb} {_at(p, side & p.new_mask)} that rigl_np does not have"
+                 if (side & p.new_mask).any() else "",
+                 f"left off {_at(p, side & ~p.new_mask)} that rigl_np has"
+                 if (side & ~p.new_mask).any() else ""]
+        phrases.append(f"{cause}: " + "; ".join(w for w in words if w))
     return causes, phrases
 
 
@@ -173,8 +168,9 @@ def _regrown(p, outcome) -> np.ndarray:
     return p.mask & ~kept & p.new_mask
 
 
-def classify(p) -> Finding:
-    """The ``Finding`` for one ``layers.Problem``."""
+def classify(p, selected: dict | None = None) -> Finding:
+    """The ``Finding`` for one ``layers.Problem``; ``selected``: the conventions the user chose
+    (``{switch: choice}``), tried first."""
     # 1. rigl_np's update; n_differ counts against it.
     mine = ours(p)
     differ = mine.mask != p.new_mask
@@ -186,21 +182,25 @@ def classify(p) -> Finding:
                   "yours": bool(p.new_mask.flat[i]), "was_active": bool(p.mask.flat[i])}
                  for i in np.flatnonzero(differ)[:LIST]]
     # 2. The masks: identical, explained by conventions or ties, or a diagnosis of what differs.
-    causes, mask_phrases, applied = [], [], {}
+    causes, mask_phrases, applied, also = [], [], {}, {}
     kind = "identical"
     outcome = Outcome(mine.mask, mine.dropped, mine.n_drop, mine.ablated, mine.fan_in)
     if differ.any():
         scores = search.Scores(p)
-        match = search.explain(p, scores)
+        match = search.explain(p, scores, selected)
         if match is not None:
             kind, outcome, trial = match.kind, match.outcome, match.trial
             applied = trial.conv.changed()
+            if "k_rounding" in applied:
+                also["k_rounding"] = [r for r in rules_giving(counts["n_active"], p.drop_fraction,
+                                                              trial.k)
+                                      if r != applied["k_rounding"]]
             causes = (["tie"] if kind == "tie" else []) + [SWITCH[f].cause for f in applied]
             mask_phrases = _explained_part(p, trial, outcome, mine)
         else:
             kind = "differs"
             trial, outcome = search.closest(p, scores)
-            causes, mask_phrases = _differs_part(p, trial, outcome)
+            causes, mask_phrases = _differs_part(p, trial, outcome, scores)
     # 3. Weights and optimizer state, on their mask.
     rule_phrases = []
     for cause, (where, names) in rules.check(p, _regrown(p, outcome)).items():
@@ -221,8 +221,8 @@ def classify(p) -> Finding:
     else:
         verdict = "equivalent" if kind == "tie" else "identical"
     detail = _summary(p, mine, differ, kind, mask_phrases, rule_phrases)
-    return Finding(verdict, causes, int(np.count_nonzero(differ)), detail, applied, positions,
-                   counts)
+    return Finding(verdict, causes, int(np.count_nonzero(differ)), detail, applied, also,
+                   positions, counts)
 
 
 def _summary(p, mine, differ, kind, mask_phrases, rule_phrases) -> str:

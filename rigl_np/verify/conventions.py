@@ -118,27 +118,35 @@ def option_text(field: str, choice: str) -> str:
     return f"{SWITCH[field].option} {choice}"
 
 
-def drop_counts(n: int, f: float) -> list:
-    """``[(rule, k, formula)]``: each distinct k the rounding rules give for n active and f.
+def rule_counts(n: int, f: float) -> list:
+    """``[(rule, k, formula)]``: the k of every rounding rule for n active and drop fraction f.
 
     floor first (rigl_np's own, in float64 as ``rigl_update`` computes it); then the same rules in
     float32 arithmetic (TensorFlow casts n * f in float32), and round also as n - round(n (1 - f))
     and with halves rounded up; k is clipped to [0, n].
     """
     x64, x32 = f * n, float(np.float32(n) * np.float32(f))
-    half_up = math.floor(x64 + 0.5)
     rules = [("floor", math.floor(x64), "floor(f * n)"),
              ("floor", math.floor(x32), "floor(f * n) in float32"),
              ("round", round(x64), "round(f * n)"),
              ("round", n - round(n * (1 - f)), "n - round(n * (1 - f))"),
-             ("round", half_up, "floor(f * n + 1/2)"),
+             ("round", math.floor(x64 + 0.5), "floor(f * n + 1/2)"),
              ("round", round(x32), "round(f * n) in float32"),
              ("ceil", math.ceil(x64), "ceil(f * n)"),
              ("ceil", math.ceil(x32), "ceil(f * n) in float32")]
+    return [(rule, min(max(int(k), 0), n), formula) for rule, k, formula in rules]
+
+
+def drop_counts(n: int, f: float) -> list:
+    """``rule_counts`` with one entry per distinct k (the first rule giving it wins)."""
     out, seen = [], set()
-    for rule, k, formula in rules:                 # one entry per distinct k, the first rule wins
-        k = min(max(int(k), 0), n)
+    for rule, k, formula in rule_counts(n, f):
         if k not in seen:
             seen.add(k)
             out.append((rule, k, formula))
     return out
+
+
+def rules_giving(n: int, f: float, k: int) -> list:
+    """Every k-rounding rule under which n active and drop fraction f drop exactly k."""
+    return list(dict.fromkeys(rule for rule, kk, _ in rule_counts(n, f) if kk == k))

@@ -111,7 +111,9 @@ def check(archive, selected: dict) -> list:
     has_counts = any("count" in e for e in theirs.values())
     combos = [(c, x) for x in ("outside", "inside") if x == "outside" or dense
               for c in (("complement", "floor", "round") if has_counts else ("complement",))]
-    combos.sort(key=lambda cx: (cx[0] != "complement") + (cx[1] != "outside"))
+    chosen = (selected.get("density_count", "complement"), selected.get("excluded", "outside"))
+    combos.sort(key=lambda cx: ((cx[0] != chosen[0]) + (cx[1] != chosen[1]),
+                                (cx[0] != "complement") + (cx[1] != "outside")))
     ours = expected(shapes, density, distribution, dense, power, "outside")
     match = None
     for rule, excluded in combos:

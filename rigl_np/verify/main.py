@@ -82,9 +82,10 @@ def _results(path: str, selected: dict) -> list:
             return [schedule.check(archive, selected)]
         out = []
         for p in problems(archive, selected.get("layout") or "out_in"):
-            f = classify(p)
+            f = classify(p, selected)
             r = report.Result(path, p.layer, "update", f.verdict, f.causes, f.n_differ, f.detail,
-                              method=p.method, step=p.step, applied=f.applied, counts=f.counts,
+                              method=p.method, step=p.step, applied=f.applied, also=f.also,
+                              counts=f.counts,
                               positions=f.positions)
             out.append(report.accept(r, {**selected, "layout": p.layout}))
         return out

@@ -4,7 +4,8 @@ Text: ``PATH[ LAYER]: VERDICT [causes] (n_differ differ); detail`` per result, t
 line; bad files go to stderr, one line each. JSON (``--json``): ``{"results": [...],
 "summary": {...}}``, each result with ``path``, ``layer`` (null for a single-layer file),
 ``kind``, ``method``, ``step``, ``verdict``, ``causes``, ``n_differ``, ``detail``, ``applied``
-(the conventions the verdict needed, ``{switch: choice}``), ``options`` (the command-line words
+(the conventions the verdict needed, ``{switch: choice}``), ``also`` (other choices of a
+switch that give the same answer: round and ceil may give one k), ``options`` (the command-line words
 that select them), ``accepted`` (whether it passes under the conventions selected), ``counts``
 and ``positions`` (the first positions that differ from rigl_np, in the file's layout).
 
@@ -34,6 +35,7 @@ class Result:
     method: str | None = None
     step: int | None = None
     applied: dict = field(default_factory=dict)
+    also: dict = field(default_factory=dict)
     options: list = field(default_factory=list)
     accepted: bool = False
     counts: dict = field(default_factory=dict)
@@ -47,7 +49,8 @@ def accept(result: Result, selected: dict) -> Result:
     if result.verdict in ("identical", "equivalent"):
         result.accepted = True
     elif result.verdict == "explained":
-        result.accepted = all(selected.get(f) == c for f, c in result.applied.items())
+        result.accepted = all(selected.get(f) in [c] + result.also.get(f, [])
+                              for f, c in result.applied.items())
     else:
         result.accepted = False
     return result

@@ -108,10 +108,12 @@ def check(archive, selected: dict) -> Result:
     if not diffs:
         result = Result(archive.path, None, "schedule", "identical", [], 0, head + "; identical")
         return accept(result, selected)
+    preferred = [selected.get(k, d) for k, d in DEFAULTS.items()]  # the user's choices first
     combos = sorted(((a, b, c) for a in ("delta", "zero") for b in ("yes", "no")
                      for c in ("exclusive", "inclusive")),
-                    key=lambda abc: sum(v != d for v, d in zip(abc, DEFAULTS.values())))
-    for combo in combos[1:]:
+                    key=lambda abc: (sum(v != s for v, s in zip(abc, preferred)),
+                                     sum(v != d for v, d in zip(abc, DEFAULTS.values()))))
+    for combo in (c for c in combos if c != tuple(DEFAULTS.values())):
         if not _compare(theirs, expected(cfg["alpha"], cfg["delta_t"], cfg["t_end"],
                                          cfg["total"], cfg["schedule"], *combo)):
             applied = {k: v for (k, d), v in zip(DEFAULTS.items(), combo) if v != d}

@@ -23,6 +23,7 @@ import numpy as np
 
 from rigl_np.verify import ties
 from rigl_np.verify.conventions import TIE_NOISE_BOUND, Convention, drop_counts
+from rigl_np.rigl import select_top_k
 from rigl_np.verify.reference import rigl_outcome, srigl_outcome
 
 
@@ -65,7 +66,7 @@ class Scores:
         key = ("prefer", variant)
         if key not in self._cache:
             n = self.p.new_mask
-            self._cache[key] = (ties.preferring(self.drop(variant), n),
+            self._cache[key] = (ties.preferring(self.drop(variant), n, then=self.grow()),
                                 ties.preferring(self.grow(), n))
         return self._cache[key]
 
@@ -143,17 +144,28 @@ def run(p, trial: Trial, drop_score, grow_score):
     return rigl_outcome(drop_score, grow_score, p.mask, trial.k, trial.conv, target)
 
 
-def trials(p, prune: bool = True) -> list:
+def _distance(conv: Convention, selected: dict) -> int:
+    """How many switches ``conv`` sets otherwise than the user selected (or rigl_np's default)."""
+    base = Convention().with_(**{f: v for f, v in selected.items()
+                                 if f in Convention.__dataclass_fields__ and f != "layout"})
+    return sum(getattr(conv, f) != getattr(base, f) for f in Convention.__dataclass_fields__
+               if f != "layout")
+
+
+def trials(p, prune: bool = True, selected: dict | None = None) -> list:
+    """The trials, the user's selected conventions first, then fewest changes."""
     found = srigl_trials(p, prune) if p.method == "srigl" else rigl_trials(p, prune)
-    return sorted(found, key=lambda t: t.level)
+    return sorted(found, key=lambda t: (_distance(t.conv, selected or {}), t.level))
 
 
-def explain(p, scores: Scores):
-    """The fewest-changes ``Match`` that explains their mask, or None."""
+def explain(p, scores: Scores, selected: dict | None = None):
+    """The ``Match`` nearest the selected conventions (fewest changes) that explains their
+    mask, or None."""
     theirs = p.new_mask
-    found = trials(p)
-    for level in sorted({t.level for t in found}):
-        at = [t for t in found if t.level == level]
+    found = trials(p, selected=selected)
+    rank = {id(t): _distance(t.conv, selected or {}) for t in found}
+    for level in sorted(set(rank.values())):
+        at = [t for t in found if rank[id(t)] == level]
         for t in at:
             out = run(p, t, scores.drop(t.drop_score), scores.grow())
             if np.array_equal(out.mask, theirs):
@@ -168,7 +180,7 @@ def explain(p, scores: Scores):
                 if np.array_equal(exact.mask, theirs):
                     return Match(other, "exact", exact)
             return Match(t, "tie", out)
-    for t in (t for t in found if t.level <= 1):
+    for t in found:
         out = run(p, t, *scores.nudged(t.drop_score))
         if np.array_equal(out.mask, theirs):
             return Match(Trial(t.conv.with_(tie_noise="yes"), t.k, t.formula, t.drop_score),
@@ -186,3 +198,30 @@ def closest(p, scores: Scores):
         if best is None or (distance, t.level) < best[0]:
             best = ((distance, t.level), t, out)
     return best[1], best[2]
+
+
+def steps_ok(p, trial: Trial, scores: Scores) -> tuple:
+    """(drop right?, grow right?) of a RigL-family mask that no trial explains.
+
+    The drop is right if some tie choice of the n - k kept connections lies inside their mask;
+    then, since no trial explains the mask, the grow is wrong. Otherwise the grow is judged on
+    *their* drop: keeping the connections of theirs with the smallest grow scores (any others
+    were grown back), is what they grew a valid top-k of the rest (ties preferring theirs)?
+    """
+    theirs, mask = p.new_mask, p.mask
+    n = int(np.count_nonzero(mask))
+    drop_pref, grow_pref = scores.preferring(trial.drop_score)
+    everywhere = np.ones(mask.shape, bool)
+    candidates = mask if trial.conv.drop_candidates == "active" else everywhere
+    n_keep = n - trial.k
+    if not (select_top_k(drop_pref, candidates, n_keep) & ~theirs).any():
+        return True, False
+    pool = candidates & theirs
+    if int(np.count_nonzero(pool)) < n_keep:
+        return False, False
+    theirs_kept = select_top_k(-grow_pref, pool, n_keep)
+    grow_candidates = ~theirs_kept if trial.conv.regrow_dropped == "yes" else ~(theirs_kept | mask)
+    grown = theirs & ~theirs_kept
+    ours = select_top_k(grow_pref, grow_candidates, min(int(np.count_nonzero(grown)),
+                                                         int(np.count_nonzero(grow_candidates))))
+    return False, bool(np.array_equal(ours, grown))

@@ -27,13 +27,31 @@ def order_keys(score) -> np.ndarray:
     if score.dtype == np.float32 and not (score < 0).any():
         # the bits of a non-negative float32 order as the float does (and fit float64 exactly)
         return score.view(np.int32).astype(np.float64)
-    _, inverse = np.unique(score, return_inverse=True)
-    return inverse.reshape(score.shape).astype(np.float64)
+    return _ranks(score).astype(np.float64)
 
 
-def preferring(score, preferred) -> np.ndarray:
-    """Keys ordered as ``score``, ties broken in favour of ``preferred`` (bool, same shape)."""
-    return order_keys(score) * 2 + preferred
+def _ranks(a) -> np.ndarray:
+    """Dense ranks 0, 1, ... of ``a`` (equal values, equal ranks), in ``a``'s shape."""
+    _, inverse = np.unique(a, return_inverse=True)
+    return inverse.reshape(a.shape)
+
+
+def preferring(score, preferred, then=None) -> np.ndarray:
+    """Keys ordered as ``score``, ties broken in favour of ``preferred`` (bool, same shape).
+
+    ``then`` (optional, same shape): among equal scores that are both preferred, the lower
+    ``then`` comes first. The drop step passes the grow score: when two tied connections are
+    both in their mask, one was kept and the other dropped and grown back, and the one grown
+    back is the one with the larger grow score.
+    """
+    key = order_keys(score) * 2 + preferred
+    if then is None:
+        return key
+    primary, secondary = _ranks(key), _ranks(then)
+    levels = int(secondary.max()) + 1
+    if (int(primary.max()) + 1) * levels >= 2**53:          # no exact room: the primary alone
+        return key
+    return primary.astype(np.float64) * levels + (levels - 1 - secondary)
 
 
 def nudged(score, preferred, bound: float) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 Every plot function is pure: arrays, dicts or run folders in, a ``matplotlib.figure.Figure`` out
 (drawn with Agg, never through ``pyplot``); ``write_in_degree_gif`` returns the GIF's path.
-``plot_runs(run_dirs)`` writes every figure that applies to some run folders.
+``plot_runs(run_dirs)`` writes every figure that applies to some run folders. Every figure of
+several methods draws each in its one colour (``METHOD_COLOURS``, ``method_style``).
 
 | figure                                      | function                       | module        |
 |---------------------------------------------|--------------------------------|---------------|
@@ -20,11 +21,18 @@ Every plot function is pure: arrays, dicts or run folders in, a ``matplotlib.fig
 | accuracy vs sparsity                        | ``plot_accuracy_vs_sparsity``  | runs          |
 | accuracy vs training FLOPs                  | ``plot_accuracy_vs_flops``     | runs          |
 | theoretical FLOPs vs measured wall time     | ``plot_flops_vs_time``         | runs          |
+| RigL in one picture (a slide)               | ``plot_rigl_in_one_picture``   | summary       |
 | all of the above that apply to run folders  | ``plot_runs``                  | report        |
+
+``explore(draw, **controls)`` (module ``interactive``) puts ``Slider`` / ``Choice`` controls over
+any of these in a notebook, and falls back to the static figure without a front-end;
+``round_robin`` and ``blas_threads`` (module ``timing``) time what the notebooks' tables show.
 """
-from rigl_np.viz.common import load_run, save
+from rigl_np.viz.common import METHOD_COLOURS, load_run, method_colour, method_style, save
 from rigl_np.viz.distributions import model_shapes, plot_layer_densities
-from rigl_np.viz.masks import in_degree, plot_in_degree, plot_masks, write_in_degree_gif
+from rigl_np.viz.interactive import Choice, Slider, explore
+from rigl_np.viz.masks import (in_degree, max_in_degree, plot_in_degree, plot_masks,
+                               write_in_degree_gif)
 from rigl_np.viz.records import (fan_in_out, plot_active_neurons, plot_fan_histograms,
                                  plot_turnover_itop, plot_update_counts)
 from rigl_np.viz.report import plot_runs
@@ -32,11 +40,15 @@ from rigl_np.viz.runs import (plot_accuracy_vs_flops, plot_accuracy_vs_sparsity,
                               plot_flops_vs_time, plot_training_curves, read_results,
                               results_from_runs)
 from rigl_np.viz.schedule import plot_drop_schedule
+from rigl_np.viz.summary import plot_rigl_in_one_picture
+from rigl_np.viz.timing import blas_threads, round_robin
 from rigl_np.viz.update import plot_update
 
-__all__ = ["fan_in_out", "in_degree", "load_run", "model_shapes", "plot_accuracy_vs_flops",
-           "plot_accuracy_vs_sparsity", "plot_active_neurons", "plot_drop_schedule",
-           "plot_fan_histograms", "plot_flops_vs_time", "plot_in_degree", "plot_layer_densities",
-           "plot_masks", "plot_runs", "plot_training_curves", "plot_turnover_itop",
-           "plot_update", "plot_update_counts", "read_results", "results_from_runs", "save",
-           "write_in_degree_gif"]
+__all__ = ["METHOD_COLOURS", "Choice", "Slider", "blas_threads", "explore", "fan_in_out",
+           "in_degree", "load_run", "max_in_degree", "method_colour", "method_style",
+           "model_shapes",
+           "plot_accuracy_vs_flops", "plot_accuracy_vs_sparsity", "plot_active_neurons",
+           "plot_drop_schedule", "plot_fan_histograms", "plot_flops_vs_time", "plot_in_degree",
+           "plot_layer_densities", "plot_masks", "plot_rigl_in_one_picture", "plot_runs",
+           "plot_training_curves", "plot_turnover_itop", "plot_update", "plot_update_counts",
+           "read_results", "results_from_runs", "round_robin", "save", "write_in_degree_gif"]

@@ -1,4 +1,5 @@
-"""What every plot module shares: a fresh Agg figure, saving, and reading a run folder.
+"""What every plot module shares: a fresh Agg figure, one colour per method, saving, and reading
+a run folder.
 
 Figures are ``matplotlib.figure.Figure`` objects made directly, never through ``pyplot``, so no
 global state is touched, nothing opens a window, and the Agg renderer draws them (``savefig``).
@@ -6,6 +7,10 @@ global state is touched, nothing opens a window, and the Agg renderer draws them
 A run folder (``rigl_np.experiment.run``) is read once into a ``Run``: its ``metrics.json``,
 ``config.json`` and, when the method kept masks, the mask snapshots of ``masks.npz`` (through
 ``rigl_np.runfolder.load_snapshots``, the only reader of that file).
+
+``METHOD_COLOURS`` gives every method one colour, used by every figure of several methods and by
+the notebooks (``method_style``: the colour from the method, the line style from the
+distribution), so a method looks the same in every panel, figure and cell.
 """
 from __future__ import annotations
 
@@ -13,10 +18,40 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from rigl_np.methods import facts
 from rigl_np.runfolder import load_snapshots, read_json
+
+METHOD_COLOURS = {"dense": "black", "small-dense": "tab:gray", "static": "tab:blue",
+                  "set": "tab:orange", "snfs": "tab:purple", "rigl": "tab:red",
+                  "srigl": "tab:brown", "pruning": "tab:green"}
+OTHER_METHOD = "tab:cyan"           # a method registered after this table was written
+DISTRIBUTION_LINES = {"erk": "-", "uniform": "--", "er": "-.", "uniform-first-dense": ":"}
+DISTRIBUTION_MARKERS = {"erk": "o", "uniform": "s", "er": "^", "uniform-first-dense": "D"}
+MASK_COLOURS = {"active": "black", "inactive": "white"}   # the Greys map at 1 and at 0
+
+
+def method_colour(method: str) -> str:
+    """The one colour of ``method`` in every figure."""
+    return METHOD_COLOURS.get(method, OTHER_METHOD)
+
+
+def method_style(method: str, distribution: str = "-") -> dict:
+    """Matplotlib keywords for a method's line: ``color`` from the method, ``linestyle`` and
+    ``marker`` from the distribution (solid and round for ERK and for methods without masks)."""
+    return {"color": method_colour(method), "linestyle": DISTRIBUTION_LINES.get(distribution, "-"),
+            "marker": DISTRIBUTION_MARKERS.get(distribution, "o")}
+
+
+def mask_legend(target, extra: dict | None = None, **kw):
+    """A legend (on a Figure or an Axes) naming the colours of a mask image: active, inactive
+    and any ``extra`` ``{label: colour}`` (dropped, grown, ...); ``kw`` go to ``legend``."""
+    colours = {f"{what} connection": c for what, c in MASK_COLOURS.items()} | (extra or {})
+    handles = [Patch(facecolor=c, edgecolor="grey", label=label) for label, c in colours.items()]
+    return target.legend(handles=handles, **{"fontsize": 8, "ncols": len(handles), **kw})
+
 
 def new_figure(nrows: int = 1, ncols: int = 1, panel=(4.0, 3.2)):
     """A constrained-layout Figure of ``nrows`` x ``ncols`` panels, each ``panel`` inches.
@@ -27,9 +62,10 @@ def new_figure(nrows: int = 1, ncols: int = 1, panel=(4.0, 3.2)):
     return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
-def integer_x(ax) -> None:
-    """Ticks at whole numbers only on the x axis (epochs, steps)."""
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+def integer_x(ax, nbins: int = 5) -> None:
+    """At most ``nbins`` + 1 ticks, at whole numbers, on the x axis (epochs, steps): four-digit
+    step numbers on a 4-inch panel stay apart."""
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=nbins, integer=True))
 
 
 def save(fig: Figure, path, dpi: int = 110) -> Path:

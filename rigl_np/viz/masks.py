@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
-from rigl_np.viz.common import new_figure, rows_view
+from rigl_np.viz.common import mask_legend, new_figure, rows_view
 
 
 def in_degree(mask, input_shape) -> np.ndarray:
@@ -34,7 +34,9 @@ def plot_masks(masks: dict, title: str = ""):
 
     masks: ``{name: bool mask}``, e.g. one snapshot. A mask wider than the panel is averaged
     down (antialiased), so grey is the local density. Conv masks (out, in, kh, kw) are shown as
-    (out, in*kh*kw): a row is one output neuron's inputs. Titles give shape and density.
+    (out, in*kh*kw): a row is one output neuron's inputs, its columns the kernel positions of
+    each input channel in turn. Titles give shape and density; a legend under the panels names
+    the colours (``common.mask_legend``).
     """
     fig, axes = new_figure(1, len(masks), panel=(4.0, 3.4))
     for ax, (name, mask) in zip(axes[0], masks.items()):
@@ -42,9 +44,15 @@ def plot_masks(masks: dict, title: str = ""):
         ax.set_title(f"{name} {tuple(mask.shape)}\ndensity {mask.mean():.4f}", fontsize=9)
         ax.set_xlabel("input (fan-in)")
         ax.set_ylabel("output neuron")
+    mask_legend(fig, loc="outside lower center")
     if title:
         fig.suptitle(title)
     return fig
+
+
+def max_in_degree(snapshots: dict, layer: str, input_shape) -> int:
+    """The largest in-degree of ``layer`` over every snapshot: one colour scale for all."""
+    return max(int(in_degree(masks[layer], input_shape).max()) for masks in snapshots.values())
 
 
 def pick_steps(steps, n: int) -> list:
@@ -56,15 +64,16 @@ def pick_steps(steps, n: int) -> list:
 
 
 def plot_in_degree(snapshots: dict, layer: str, input_shape, max_frames: int = 12,
-                   ncols: int = 6):
+                   ncols: int = 6, vmax: int | None = None):
     """A grid of in-degree heatmaps (``in_degree``) of ``layer``, one per snapshot step.
 
-    At most ``max_frames`` steps (``pick_steps``), all on one colour scale from 0 to the largest
-    in-degree seen, with one colour bar ("outgoing connections").
+    At most ``max_frames`` steps (``pick_steps``), all on one colour scale from 0 to ``vmax``
+    (default: the largest in-degree among them; pass ``max_in_degree(...)`` of all snapshots to
+    keep one scale while stepping through them), with one colour bar ("outgoing connections").
     """
     steps = pick_steps(snapshots, max_frames)
     maps = [in_degree(snapshots[s][layer], input_shape) for s in steps]
-    vmax = max(int(m.max()) for m in maps)
+    vmax = max(int(m.max()) for m in maps) if vmax is None else vmax
     ncols = min(ncols, len(steps))
     nrows = math.ceil(len(steps) / ncols)
     fig, axes = new_figure(nrows, ncols, panel=(2.0, 2.4))
@@ -89,7 +98,7 @@ def write_in_degree_gif(snapshots: dict, layer: str, input_shape, path,
     3. hand the frames to Pillow, which writes the GIF.
     """
     maps = {step: in_degree(masks[layer], input_shape) for step, masks in snapshots.items()}
-    vmax = max(int(m.max()) for m in maps.values())
+    vmax = max(int(m.max()) for m in maps.values())      # max_in_degree, from the maps at hand
     fig, axes = new_figure(1, 1, panel=(3.6, 3.2))
     ax = axes[0, 0]
     image = ax.imshow(next(iter(maps.values())), cmap="viridis", vmin=0, vmax=vmax)

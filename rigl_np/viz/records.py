@@ -21,17 +21,20 @@ from matplotlib import colormaps
 
 from rigl_np.viz.common import integer_x, new_figure, rows_view
 from rigl_np.viz.masks import pick_steps
+from rigl_np.viz.update import CHANGE_COLOURS
 
 
 def plot_update_counts(mask_updates: list):
-    """One panel per layer: dropped, grown and regrown-same connections against the update step."""
+    """One panel per layer: dropped, grown and regrown-same connections against the update step,
+    in the colours of ``plot_update`` (``update.CHANGE_COLOURS``)."""
     names = list(mask_updates[0]["layers"])
     steps = [r["step"] for r in mask_updates]
     fig, axes = new_figure(1, len(names), panel=(4.2, 3.2))
     for ax, name in zip(axes[0], names):
         for key, style in (("dropped", "o-"), ("grown", "x--"), ("regrown_same", "s-")):
+            label = key.replace("_", " ")
             ax.plot(steps, [r["layers"][name][key] for r in mask_updates], style, markersize=3,
-                    label=key.replace("_", " "))
+                    color=CHANGE_COLOURS[label], label=label)
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("step of the update")
         integer_x(ax)

@@ -6,8 +6,12 @@ global_density, train_flops and inference_flops as multiples of dense, and secon
 
 - ``plot_accuracy_vs_sparsity``: x is the real sparsity 1 - global_density (what the masks
   achieved, not what was asked for), except small-dense, which has no mask and sits at the
-  sparsity its parameter count was matched to; dense is a horizontal band.
-- ``plot_accuracy_vs_flops``: accuracy against the theoretical training FLOPs (log axis).
+  sparsity its parameter count was matched to; dense is a horizontal band. The y axis spans what
+  the sparse methods and dense reach, so a run that collapsed (small-dense at 98 %) cannot
+  squash the gap between RigL and static: such a point is drawn as an arrow at the edge with
+  its value written beside it.
+- ``plot_accuracy_vs_flops``: accuracy against the theoretical training FLOPs (log axis); the
+  marker says the sparsity (a legend of its own), so no point needs a text label.
 - ``plot_flops_vs_time``: the theoretical FLOPs multiplier against the measured wall time
   relative to the dense run. Masked dense compute multiplies by zeros at full price, so 10x
   fewer FLOPs in theory is not 10x less time; a condensed layer (``rigl_np.srigl``) is.
@@ -17,10 +21,11 @@ from __future__ import annotations
 import csv
 
 import numpy as np
+from matplotlib.lines import Line2D
 
 from rigl_np.compare import row_from, summarise
 from rigl_np.methods import get
-from rigl_np.viz.common import integer_x, load_run, new_figure
+from rigl_np.viz.common import integer_x, load_run, method_style, new_figure
 
 NUMERIC = ("sparsity", "seeds", "accuracy_mean", "accuracy_std", "global_density",
            "train_flops", "inference_flops", "seconds")
@@ -48,14 +53,17 @@ def results_from_runs(run_dirs) -> list:
 
 
 def plot_training_curves(run_dirs):
-    """Train/test loss (top) and accuracy (bottom) per epoch, one line per run folder."""
+    """Train/test loss (top) and accuracy (bottom) per epoch, one line per run folder, in the
+    method's colour and the distribution's line style (``common.method_style``)."""
     fig, axes = new_figure(2, 2, panel=(4.2, 3.0))
     for run in map(load_run, run_dirs):
+        s = run.config["sparse"]
+        style = method_style(s["method"], "-" if run.kind["dense_baseline"] else s["distribution"])
         epochs = [h["epoch"] for h in run.metrics["history"]]
         for ax, key in zip(axes.flat, ("train_loss", "test_loss", "train_accuracy",
                                        "test_accuracy")):
-            ax.plot(epochs, [h[key] for h in run.metrics["history"]], "o-", markersize=3,
-                    label=run.label)
+            ax.plot(epochs, [h[key] for h in run.metrics["history"]], markersize=3,
+                    label=run.label, **style)
             ax.set_title(key.replace("_", " "))
             ax.set_xlabel("epoch")
             integer_x(ax)
@@ -66,20 +74,26 @@ def plot_training_curves(run_dirs):
     return fig
 
 
-def _groups(rows: list) -> dict:
-    """``{(model, "method (distribution)", colour): rows}``, each group's rows by sparsity.
+def series_label(row: dict) -> str:
+    """"rigl (erk)", "dense", or with a ``variant`` key "rigl (erk, growth over 32 batches)"."""
+    inner = [] if row["distribution"] == "-" else [row["distribution"]]
+    inner += [row["variant"]] if row.get("variant") else []
+    return f"{row['method']} ({', '.join(inner)})" if inner else row["method"]
 
-    A method keeps its colour in every figure: the dense baseline is black, the others take tab10
-    in order.
-    """
-    groups, colours = {}, {}
+
+def _groups(rows: list) -> dict:
+    """``{(model, series label): rows}``, each group's rows by sparsity (``series_label``)."""
+    groups = {}
     for r in sorted(rows, key=lambda r: r["sparsity"]):
-        label = r["method"] if r["distribution"] == "-" else f"{r['method']} ({r['distribution']})"
-        if r["dense_baseline"]:
-            colours.setdefault(label, "black")
-        colour = colours.setdefault(label, f"C{sum(c != 'black' for c in colours.values())}")
-        groups.setdefault((r["model"], label, colour), []).append(r)
+        groups.setdefault((r["model"], series_label(r)), []).append(r)
     return groups
+
+
+def _style(row: dict) -> dict:
+    """The series' colour (its method), line style and marker (its distribution; dotted for a
+    variant)."""
+    style = method_style(row["method"], row["distribution"])
+    return {**style, "linestyle": ":"} if row.get("variant") else style
 
 
 def _model_axes(rows: list, panel=(5.0, 3.6)):
@@ -96,38 +110,110 @@ def _label(axes: dict, xlabel: str, ylabel: str, title: str, title_size=None, **
         ax.legend(fontsize=8, **legend)
 
 
-def plot_accuracy_vs_sparsity(rows: list):
-    """Test accuracy (mean ± std over seeds) against real sparsity, one line per method."""
-    fig, axes = _model_axes(rows)
-    for (model, label, colour), group in _groups(rows).items():
-        ax = axes[model]
+def accuracy_range(rows: list, pad: float = 0.1) -> tuple:
+    """(low, high) of mean ± std over the sparse methods and dense, widened by ``pad`` of the
+    span: the y range of ``draw_accuracy_vs_sparsity``. Methods without masks (small-dense) do
+    not widen it, unless they are all there is."""
+    shown = [r for r in rows if r["has_masks"] or r["dense_baseline"]] or rows
+    low = min(r["accuracy_mean"] - r["accuracy_std"] for r in shown)
+    high = max(r["accuracy_mean"] + r["accuracy_std"] for r in shown)
+    margin = pad * max(high - low, 0.01)
+    return low - margin, high + margin
+
+
+def _mark_outside(ax, x, acc, std, label: str, colour, low: float, high: float) -> None:
+    """Each point of a series outside [low, high]: an arrow at that edge, with the value.
+
+    Call it once the axis limits are set: the text goes to the side of the arrow with more room.
+    """
+    ax.get_xlim()                                       # settles autoscaling before transforms
+    to_axes = ax.transData + ax.transAxes.inverted()
+    for xi, a, s in zip(x, acc, std):
+        if not low <= a <= high:
+            below = a < low
+            edge = low if below else high
+            left_half = to_axes.transform((xi, edge))[0] < 0.5
+            ax.annotate(f"{label}: {100 * a:.1f} ± {100 * s:.1f} %", xy=(xi, edge),
+                        xytext=(6 if left_half else -6, 28 if below else -28),
+                        textcoords="offset points", ha="left" if left_half else "right",
+                        va="bottom" if below else "top", fontsize=7, color=colour,
+                        arrowprops={"arrowstyle": "->", "color": colour})
+
+
+def draw_accuracy_vs_sparsity(ax, rows: list) -> None:
+    """The accuracy-vs-sparsity panel of one model's ``rows``, drawn into ``ax``.
+
+    1. the y range from the sparse methods and dense (``accuracy_range``);
+    2. dense as a dashed line with a band of ± std, every other series as mean ± std against
+       sparsity in its own style;
+    3. a point outside the range as an arrow at the edge, labelled with its series and value.
+    """
+    low, high = accuracy_range(rows)
+    ax.set_ylim(low, high)
+    outside = []
+    for (_, label), group in _groups(rows).items():
+        style = _style(group[0])
         acc = np.array([r["accuracy_mean"] for r in group])
         std = np.array([r["accuracy_std"] for r in group])
         if group[0]["dense_baseline"]:
-            ax.axhline(acc[0], color=colour, linestyle="--", label=label)
-            ax.axhspan(acc[0] - std[0], acc[0] + std[0], color=colour, alpha=0.1)
+            ax.axhline(acc[0], color=style["color"], linestyle="--", label=label)
+            ax.axhspan(acc[0] - std[0], acc[0] + std[0], color=style["color"], alpha=0.1)
             continue
         x = [1 - r["global_density"] if r["has_masks"] else r["sparsity"] for r in group]
-        ax.errorbar(x, acc, yerr=std, marker="o", capsize=3, color=colour, label=label)
-    _label(axes, "sparsity (1 - real global density)", "test accuracy", "accuracy vs sparsity")
+        ax.errorbar(x, acc, yerr=std, capsize=3, label=label, **style)
+        outside.append((x, acc, std, label, style["color"]))
+    for series in outside:
+        _mark_outside(ax, *series, low, high)
+
+
+OUTSIDE = {"loc": "upper left", "bbox_to_anchor": (1.01, 1)}   # a legend right of the panel
+
+
+def plot_accuracy_vs_sparsity(rows: list):
+    """Test accuracy (mean ± std over seeds) against real sparsity, one line per method."""
+    fig, axes = _model_axes(rows, panel=(6.5, 3.8))
+    for model, ax in axes.items():
+        draw_accuracy_vs_sparsity(ax, [r for r in rows if r["model"] == model])
+    _label(axes, "sparsity (1 - real global density)", "test accuracy", "accuracy vs sparsity",
+           **OUTSIDE)
     return fig
 
 
+SPARSITY_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
 def plot_accuracy_vs_flops(rows: list):
-    """Test accuracy (mean ± std) against training FLOPs as a multiple of dense (log x)."""
-    fig, axes = _model_axes(rows)
-    for (model, label, colour), group in _groups(rows).items():
-        ax = axes[model]
+    """Test accuracy (mean ± std) against training FLOPs as a multiple of dense (log x).
+
+    A series is a line in its method's colour; each point's marker is its sparsity, named in a
+    second legend, so no text sits on the points. The y range is ``accuracy_range``'s, with the
+    same arrows for points outside it.
+    """
+    fig, axes = _model_axes(rows, panel=(6.5, 3.8))
+    sparsities = sorted({r["sparsity"] for r in rows})
+    marker = dict(zip(sparsities, SPARSITY_MARKERS * len(sparsities)))
+    ranges = {model: accuracy_range([r for r in rows if r["model"] == model]) for model in axes}
+    outside = []
+    for (model, label), group in _groups(rows).items():
+        ax, style = axes[model], {**_style(group[0]), "marker": None}
         x = [r["train_flops"] for r in group]
-        ax.errorbar(x, [r["accuracy_mean"] for r in group], yerr=[r["accuracy_std"] for r in group],
-                    marker="o", capsize=3, color=colour, label=label)
-        for xi, r in zip(x, group):
-            ax.annotate(f"{r['sparsity']:g}", (xi, r["accuracy_mean"]), fontsize=7,
-                        textcoords="offset points", xytext=(3, 3))
-    for ax in axes.values():
+        acc, std = [r["accuracy_mean"] for r in group], [r["accuracy_std"] for r in group]
+        ax.errorbar(x, acc, yerr=std, capsize=3, label=label, **style)
+        for xi, a, r in zip(x, acc, group):
+            ax.plot(xi, a, marker[r["sparsity"]], color=style["color"], markersize=6)
+        outside.append((model, (x, acc, std, label, style["color"])))
+    for model, ax in axes.items():
         ax.set_xscale("log")
-    _label(axes, "training FLOPs (x dense, log); labels: sparsity", "test accuracy",
-           "accuracy vs training cost")
+        ax.set_ylim(*ranges[model])
+    for model, series in outside:
+        _mark_outside(axes[model], *series, *ranges[model])
+    _label(axes, "training FLOPs (x dense, log)", "test accuracy", "accuracy vs training cost",
+           **OUTSIDE)
+    handles = [Line2D([], [], color="grey", marker=marker[s], linestyle="none",
+                      label=f"sparsity {s:g}") for s in sparsities]
+    for ax in axes.values():
+        ax.add_artist(ax.get_legend())
+        ax.legend(handles=handles, fontsize=8, loc="lower left", bbox_to_anchor=(1.01, 0))
     return fig
 
 
@@ -141,17 +227,16 @@ def plot_flops_vs_time(rows: list):
     if not dense:
         raise ValueError("the table has no dense row to measure wall time against")
     fig, axes = _model_axes([r for r in rows if r["model"] in dense])
-    for (model, label, colour), group in _groups(rows).items():
+    for (model, label), group in _groups(rows).items():
         if model in dense:
+            style = {**_style(group[0]), "linestyle": "none"}
             axes[model].plot([r["train_flops"] for r in group],
-                             [r["seconds"] / dense[model] for r in group], "o", color=colour,
-                             label=label)
+                             [r["seconds"] / dense[model] for r in group], label=label, **style)
     for ax in axes.values():
         ax.axline((0, 0), (1, 1), color="grey", linestyle=":", label="time = FLOPs")
         ax.axhline(1, color="black", linewidth=0.8, linestyle="--")
         ax.set_xlim(0, 1.1)
         ax.set_ylim(0, ax.get_ylim()[1] * 1.05)
     _label(axes, "theoretical training FLOPs (x dense)", "measured wall time (x dense)",
-           "theory vs wall time of masked dense compute", title_size=10, loc="upper left",
-           bbox_to_anchor=(1, 1))
+           "theory vs wall time of masked dense compute", title_size=10, **OUTSIDE)
     return fig

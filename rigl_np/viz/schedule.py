@@ -14,18 +14,11 @@ from rigl_np.rigl.schedule import SCHEDULES
 from rigl_np.viz.common import new_figure
 
 
-def plot_drop_schedule(alpha: float, delta_t: int, t_end: int, total_steps: int,
-                       schedules=SCHEDULES, recorded=None):
-    """f(t) for every batch t = 1..total_steps, one line per schedule, dots on the update steps.
-
-    A dashed line marks T_end (no updates from there on). ``recorded``, a run's
-    ``metrics["mask_updates"]``, adds black crosses at (step, drop_fraction) of each update the
-    run really made: they must sit on the run's schedule.
-    """
+def draw_drop_schedule(ax, alpha: float, delta_t: int, t_end: int, total_steps: int,
+                       schedules=SCHEDULES, recorded=None) -> list:
+    """``plot_drop_schedule``'s panel, drawn into ``ax``; returns the update steps."""
     steps = np.arange(1, total_steps + 1)
     updates = np.array([t for t in steps if is_update_step(int(t), delta_t, t_end)], dtype=int)
-    fig, axes = new_figure(1, 1, panel=(6.5, 3.6))
-    ax = axes[0, 0]
     for schedule in schedules:
         f = [drop_fraction(int(t), alpha, t_end, schedule) for t in steps]
         line, = ax.plot(steps, f, label=schedule)
@@ -39,4 +32,17 @@ def plot_drop_schedule(alpha: float, delta_t: int, t_end: int, total_steps: int,
     ax.set_title(f"Drop fraction: alpha = {alpha:g}, an update every {delta_t} batches "
                  f"({len(updates)} updates)")
     ax.legend(fontsize=8)
+    return list(updates)
+
+
+def plot_drop_schedule(alpha: float, delta_t: int, t_end: int, total_steps: int,
+                       schedules=SCHEDULES, recorded=None):
+    """f(t) for every batch t = 1..total_steps, one line per schedule, dots on the update steps.
+
+    A dashed line marks T_end (no updates from there on). ``recorded``, a run's
+    ``metrics["mask_updates"]``, adds black crosses at (step, drop_fraction) of each update the
+    run really made: they must sit on the run's schedule.
+    """
+    fig, axes = new_figure(1, 1, panel=(6.5, 3.6))
+    draw_drop_schedule(axes[0, 0], alpha, delta_t, t_end, total_steps, schedules, recorded)
     return fig

@@ -5,6 +5,8 @@ the mask before, |W| of the active weights (the drop score), |G| everywhere (the
 dense gradient, non-zero at inactive positions too), the mask after, and what changed: the k
 dropped (smallest |W|), the k grown (largest |G| among the positions not kept) and the
 regrown-same (dropped and grown back: they keep their weight). A crop shows part of a big layer.
+A legend under the panels names every colour. ``CHANGE_COLOURS`` are the colours of the three
+kinds of change, shared with ``viz.summary``.
 """
 from __future__ import annotations
 
@@ -13,7 +15,10 @@ from matplotlib.colors import ListedColormap
 
 from rigl_np import backend
 from rigl_np.rigl import rigl_update
-from rigl_np.viz.common import new_figure, rows_view
+from rigl_np.viz.common import mask_legend, new_figure, rows_view
+
+
+CHANGE_COLOURS = {"dropped": "tab:red", "grown": "tab:green", "regrown same": "tab:purple"}
 
 
 def _show(ax, image, title, cmap, **kw):
@@ -41,7 +46,7 @@ def plot_update(weight, mask, grad, drop_fraction: float, crop=None, name: str =
     view = {key: rows_view(a)[window] for key, a in (
         ("before", mask), ("weight", np.where(mask, np.abs(weight), np.nan)),
         ("grad", np.abs(grad)), ("after", result.mask), ("dropped", result.dropped),
-        ("grown", result.grown), ("regrown", result.regrown_same))}
+        ("grown", result.grown), ("regrown same", result.regrown_same))}
     # 3. the panels
     fig, axes = new_figure(2, 4, panel=(3.2, 2.8))
     (before, w_ax, g_ax, after), (drop_ax, grow_ax, same_ax, text_ax) = axes
@@ -52,11 +57,11 @@ def plot_update(weight, mask, grad, drop_fraction: float, crop=None, name: str =
     fig.colorbar(_show(g_ax, view["grad"], "|G| (dense gradient): grow the largest", "magma"),
                  ax=g_ax)
     _show(after, view["after"], "mask after", "Greys", **binary)
-    _show(drop_ax, view["dropped"], "dropped", ListedColormap(["white", "tab:red"]), **binary)
-    _show(grow_ax, view["grown"], "grown (new ones start at 0)",
-          ListedColormap(["white", "tab:green"]), **binary)
-    _show(same_ax, view["regrown"], "regrown same (keep their weight)",
-          ListedColormap(["white", "tab:purple"]), **binary)
+    for ax, key, title in ((drop_ax, "dropped", "dropped"),
+                           (grow_ax, "grown", "grown (new ones start at 0)"),
+                           (same_ax, "regrown same", "regrown same (keep their weight)")):
+        _show(ax, view[key], title, ListedColormap(["white", CHANGE_COLOURS[key]]), **binary)
+    mask_legend(fig, CHANGE_COLOURS, loc="outside lower center")
     text_ax.set_axis_off()
     counts = (f"active n = {result.n_active}", f"f = {drop_fraction:.3f}",
               f"k = floor(f n) = {result.n_drop}", f"dropped = {int(result.dropped.sum())}",

@@ -322,3 +322,207 @@ def test_plot_runs_on_a_real_run(tmp_path):
         assert ax.get_title() == f"step {step}"
         np.testing.assert_array_equal(ax.images[0].get_array(),
                                       masks["fc1.weight"].sum(axis=0).reshape(28, 28))
+
+
+# ---- one colour per method, readable axes, legends -------------------------------------------
+
+def test_every_method_has_its_own_colour():
+    from rigl_np.methods import NAMES
+    assert set(NAMES) <= set(viz.METHOD_COLOURS), "give a new method a colour in viz.common"
+    colours = [viz.METHOD_COLOURS[m] for m in NAMES]
+    assert len(set(colours)) == len(colours)
+
+
+def series_colour(ax, label):
+    """The colour of the errorbar series ``label`` in ``ax``."""
+    container = next(c for c in ax.containers if c.get_label() == label)
+    return container.lines[0].get_color()
+
+
+def test_a_method_keeps_its_colour_whatever_else_is_drawn(tmp_path):
+    rows = results_table(tmp_path)
+    without_dense = [r for r in rows if r["method"] != "dense"]
+    for table in (rows, without_dense, [r for r in rows if r["method"] == "rigl"]):
+        for plot in (viz.plot_accuracy_vs_sparsity, viz.plot_accuracy_vs_flops):
+            ax = plot(table).axes[0]
+            assert series_colour(ax, "rigl (erk)") == viz.METHOD_COLOURS["rigl"]
+    runs = [fake_run(tmp_path / "s", "static"), fake_run(tmp_path / "r", "rigl")]
+    for order in (runs, runs[::-1]):
+        ax = titled(viz.plot_training_curves(order), "test accuracy")
+        colours = {l.get_label(): l.get_color() for l in ax.lines}
+        assert colours["rigl erk 0.9 seed0"] == viz.METHOD_COLOURS["rigl"]
+        assert colours["static erk 0.9 seed0"] == viz.METHOD_COLOURS["static"]
+    points = {l.get_label(): l for l in viz.plot_flops_vs_time(rows).axes[0].lines}
+    assert points["rigl (erk)"].get_color() == viz.METHOD_COLOURS["rigl"]
+
+
+def test_distribution_is_the_line_style_and_one_method_one_colour():
+    erk, uniform = viz.method_style("rigl", "erk"), viz.method_style("rigl", "uniform")
+    assert erk["color"] == uniform["color"] == viz.METHOD_COLOURS["rigl"]
+    assert erk["linestyle"] != uniform["linestyle"] and erk["marker"] != uniform["marker"]
+
+
+def collapsed_table(tmp_path):
+    """results_table plus static at 0.9 and small-dense collapsed (45 % ± 30) at 0.98."""
+    rows = [dict(model="lenet300", method=m, distribution="erk", sparsity=s, seed=seed,
+                 test_accuracy=acc + 0.01 * seed, global_density=1 - s if m != "small-dense" else 1,
+                 train_flops=1 - s, inference_flops=1 - s, seconds=1.0,
+                 has_masks=get(m).has_masks, dense_baseline=get(m).dense_baseline)
+            for m, s, acc in (("dense", 0.0, 0.89), ("static", 0.9, 0.86), ("rigl", 0.9, 0.87),
+                              ("small-dense", 0.9, 0.85), ("small-dense", 0.98, 0.45))
+            for seed in (0, 1, 2)]
+    rows[-1]["test_accuracy"] = 0.15                               # one seed does not train
+    (tmp_path / "results.csv").write_text(to_csv(summarise(rows)))
+    return viz.read_results(tmp_path / "results.csv")
+
+
+@pytest.mark.parametrize("plot", [viz.plot_accuracy_vs_sparsity, viz.plot_accuracy_vs_flops])
+def test_a_collapsed_run_does_not_stretch_the_accuracy_axis(tmp_path, plot):
+    rows = collapsed_table(tmp_path)
+    collapsed = next(r for r in rows if r["method"] == "small-dense" and r["sparsity"] == 0.98)
+    ax = plot(rows).axes[0]
+    low, high = ax.get_ylim()
+    sparse = [r for r in rows if r["has_masks"] or r["dense_baseline"]]
+    assert low <= min(r["accuracy_mean"] - r["accuracy_std"] for r in sparse)
+    assert high >= max(r["accuracy_mean"] + r["accuracy_std"] for r in sparse)
+    assert high - low < 0.1                       # the 0.86 / 0.87 gap gets the whole panel
+    assert collapsed["accuracy_mean"] < low
+    (arrow,) = [t for t in ax.texts if t.get_text().startswith("small-dense")]
+    assert f"{100 * collapsed['accuracy_mean']:.1f} ± {100 * collapsed['accuracy_std']:.1f}" \
+        in arrow.get_text()
+    assert arrow.xy[1] == low                     # the arrow points at the bottom edge
+
+
+def test_accuracy_vs_flops_marks_sparsity_without_text_labels(tmp_path):
+    rows = results_table(tmp_path)
+    ax = viz.plot_accuracy_vs_flops(rows).axes[0]
+    assert len(ax.texts) == 0                     # nothing written on the points to overlap
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["sparsity 0", "sparsity 0.8", "sparsity 0.9"]
+    markers = {(l.get_xdata()[0], l.get_marker()) for l in ax.lines if len(l.get_xdata()) == 1}
+    assert {(0.22, "s"), (0.12, "^"), (1.0, "o")} <= markers
+
+
+def overlapping(labels) -> list:
+    """Pairs of neighbouring tick labels (by position) whose drawn boxes intersect."""
+    boxes = [t.get_window_extent() for t in labels if t.get_text()]
+    boxes.sort(key=lambda b: b.x0)
+    return [(a, b) for a, b in zip(boxes, boxes[1:]) if a.x1 > b.x0]
+
+
+def test_update_count_ticks_do_not_run_together():
+    records = [{"step": t, "drop_fraction": 0.1, "turnover": 0.1, "itop_rate": 0.2,
+                "layers": {n: {"dropped": 5, "grown": 5, "regrown_same": 1, "nnz": 50}
+                           for n in ("fc1.weight", "fc2.weight", "fc3.weight")}}
+               for t in range(100, 3600, 100)]                      # a 10-epoch run's steps
+    for fig in (viz.plot_update_counts(records), viz.plot_turnover_itop(records)):
+        fig.canvas.draw()
+        for ax in fig.axes:
+            assert not overlapping(ax.get_xticklabels()), ax.get_title()
+
+
+def test_mask_images_say_which_colour_is_active():
+    mask = np.random.default_rng(0).random((20, 30)) < 0.3
+    (legend,) = viz.plot_masks({"a.weight": mask}).legends
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert texts == ["active connection", "inactive connection"]
+    # the image's colour map puts black at 1 (active) and white at 0
+    image = viz.plot_masks({"a.weight": mask}).axes[0].images[0]
+    assert tuple(image.cmap(image.norm(1))[:3]) == (0.0, 0.0, 0.0)
+    assert tuple(image.cmap(image.norm(0))[:3]) == (1.0, 1.0, 1.0)
+    weight, grad = np.where(mask, 1.0, 0.0), np.ones(mask.shape)
+    (legend,) = viz.plot_update(weight, mask, grad, 0.3).legends
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "active connection", "inactive connection", "dropped", "grown", "regrown same"]
+
+
+def test_in_degree_frames_can_share_one_scale():
+    snapshots = random_snapshots(np.random.default_rng(0))
+    top = viz.max_in_degree(snapshots, "fc1.weight", (1, 28, 28))
+    assert top == max(int(m["fc1.weight"].sum(axis=0).max()) for m in snapshots.values())
+    one = {10: snapshots[10]}
+    image = viz.plot_in_degree(one, "fc1.weight", (1, 28, 28), vmax=top + 5).axes[0].images[0]
+    assert image.get_clim() == (0, top + 5)
+
+
+def test_rigl_in_one_picture_is_a_real_update(tmp_path):
+    from rigl_np.viz.summary import update_images
+    rng = np.random.default_rng(1)
+    mask = rng.random((30, 40)) < 0.25
+    weight, grad = rng.standard_normal(mask.shape) * mask, rng.standard_normal(mask.shape)
+    crop, step = (slice(0, 20), slice(5, 35)), 300
+    fig = viz.plot_rigl_in_one_picture(weight, mask, grad, step, 0.3, 100, 3000, 4000,
+                                       crop=crop, rows=results_table(tmp_path))
+    f = drop_fraction(step, 0.3, 3000)
+    result = rigl_update(weight, mask, grad, f)
+    images = update_images(mask, result)
+    panels = [ax for ax in fig.axes if ax.images]
+    assert len(panels) == 4
+    for ax, key in zip(panels, ("before", "drop", "grow", "after")):
+        np.testing.assert_array_equal(ax.images[0].get_array(), images[key][crop])
+    assert f"k = floor(f n) = {result.n_drop:,}" in panels[1].get_title()
+    assert f"{result.n_new:,} new" in panels[2].get_title()
+    # the drop panel marks exactly the dropped, the grow panel the new and the regrown
+    assert ((images["drop"] == 2) == result.dropped).all()
+    assert ((images["grow"] == 3) == result.new).all()
+    assert ((images["grow"] == 4) == result.regrown_same).all()
+    schedule = titled(fig, "Repeated every 100 batches")
+    star = next(l for l in schedule.lines if l.get_label().startswith("the update above"))
+    assert (star.get_xdata()[0], star.get_ydata()[0]) == (step, f)
+    assert any(ax.get_title().startswith("lenet300: test accuracy") for ax in fig.axes)
+
+
+# ---- sliders and their static fallback, timing ---------------------------------------------
+
+def test_explore_without_a_front_end_draws_the_static_figure(monkeypatch, capsys):
+    monkeypatch.setenv("RIGL_NP_SMOKE", "1")
+    assert not viz.interactive.live_front_end()
+    calls = []
+
+    def draw(density, distribution):
+        calls.append((density, distribution))
+        return viz.plot_layer_densities(SHAPES, density, distributions=(distribution,))
+
+    shown = viz.explore(draw, density=viz.Slider(0.01, 1.0, 0.01, 0.1),
+                        distribution=viz.Choice(("uniform", "erk"), "erk"))
+    assert calls == [(0.1, "erk")] and shown.widgets == {}
+    bars = shown.figure.axes[0].containers[0]
+    assert [b.get_height() for b in bars] == pytest.approx(
+        list(layer_densities(SHAPES, 0.1, "erk").values()))
+    assert "sliders for density, distribution" in capsys.readouterr().out
+
+
+def test_explore_sliders_call_the_same_draw_function():
+    pytest.importorskip("ipywidgets")
+    calls = []
+
+    def draw(alpha, steps, schedule):
+        calls.append((alpha, steps, schedule))
+        return viz.plot_drop_schedule(alpha, 10, steps, 2 * steps, schedules=(schedule,))
+
+    shown = viz.explore(draw, live=True, alpha=viz.Slider(0.1, 0.5, 0.05, 0.3),
+                        steps=viz.Slider(10, 100, 10, 50),
+                        schedule=viz.Choice(("cosine", "linear"), "cosine"))
+    assert type(shown.widgets["steps"]).__name__ == "IntSlider"
+    assert type(shown.widgets["alpha"]).__name__ == "FloatSlider"
+    shown.widgets["steps"].value = 80
+    shown.widgets["schedule"].value = "linear"
+    assert calls == [(0.3, 50, "cosine"), (0.3, 80, "cosine"), (0.3, 80, "linear")]
+    line = next(l for l in shown.figure.axes[0].lines if l.get_label() == "linear")
+    assert len(line.get_xdata()) == 160
+
+
+def test_round_robin_interleaves_the_calls():
+    order = []
+    times = viz.round_robin({"a": lambda: order.append("a"), "b": lambda: order.append("b")},
+                            repeats=3, warmup=1)
+    assert order == ["a", "b"] + ["a", "b"] * 3
+    assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
+
+
+def test_blas_threads_names_its_source(monkeypatch):
+    for variable in viz.timing.THREAD_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    assert viz.blas_threads().endswith("(the default: one per core)")
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert viz.blas_threads() == "3 (OMP_NUM_THREADS=3)"

@@ -111,12 +111,21 @@ def _label(axes: dict, xlabel: str, ylabel: str, title: str, title_size=None, **
 
 
 def accuracy_range(rows: list, pad: float = 0.1) -> tuple:
-    """(low, high) of mean ± std over the sparse methods and dense, widened by ``pad`` of the
-    span: the y range of ``draw_accuracy_vs_sparsity``. Methods without masks (small-dense) do
-    not widen it, unless they are all there is."""
-    shown = [r for r in rows if r["has_masks"] or r["dense_baseline"]] or rows
-    low = min(r["accuracy_mean"] - r["accuracy_std"] for r in shown)
-    high = max(r["accuracy_mean"] + r["accuracy_std"] for r in shown)
+    """(low, high): the y range of the accuracy panels.
+
+    1. mean ± std over the sparse methods and dense (all rows when there are none of those);
+    2. widened to take in any other row (small-dense) that lies within one such span of it;
+       one further away (a collapsed run) stays outside, drawn as an arrow;
+    3. a margin of ``pad`` of the span on each side.
+    """
+    def ends(some):
+        return (min(r["accuracy_mean"] - r["accuracy_std"] for r in some),
+                max(r["accuracy_mean"] + r["accuracy_std"] for r in some))
+    base = [r for r in rows if r["has_masks"] or r["dense_baseline"]] or rows
+    low, high = ends(base)
+    span = max(high - low, 0.01)
+    near = [r for r in rows if low - span <= r["accuracy_mean"] <= high + span]
+    low, high = ends(base + near)
     margin = pad * max(high - low, 0.01)
     return low - margin, high + margin
 

@@ -3,8 +3,9 @@
 1. Collect the files: each PATH is an ``.npz`` or a folder (every ``.npz`` below it, sorted).
 2. Check each file: an update file layer by layer (``layers.problems`` -> ``classify``), a
    densities or schedule file as a whole (``densities.py``, ``schedule.py``).
-3. Accept each result under the conventions the user selected (the file's ``layout`` key counts
-   as selecting its layout) and print the text lines or the JSON object (``report.py``).
+3. Accept each result under the conventions the user selected and print the text lines or the
+   JSON object (``report.py``). ``--layout`` is both the layout of files without a ``layout``
+   key and the tie order the user accepts; without it, a file's ``layout`` key selects its own.
 
 Exit codes: 0 every result accepted; 1 some result not (or a runtime failure); 2 bad input (a
 missing path, an unreadable or malformed file): one line on stderr per problem, also with
@@ -82,12 +83,14 @@ def _results(path: str, selected: dict) -> list:
             return [schedule.check(archive, selected)]
         out = []
         for p in problems(archive, selected.get("layout") or "out_in"):
-            f = classify(p, selected)
+            # the ties' layout counts as selected when --layout or the file's layout key says it
+            chosen = {**selected, "layout": selected.get("layout") or p.layout}
+            f = classify(p, chosen)
             r = report.Result(path, p.layer, "update", f.verdict, f.causes, f.n_differ, f.detail,
                               method=p.method, step=p.step, applied=f.applied, also=f.also,
                               counts=f.counts,
                               positions=f.positions)
-            out.append(report.accept(r, {**selected, "layout": p.layout}))
+            out.append(report.accept(r, chosen))
         return out
 
 

@@ -93,7 +93,9 @@ def srigl_outcome(drop_score, grow_score, mask, k: int, budget: int, gamma_sal: 
     nnz = int(_count(mask))
     # 1. k = 0 or a dense budget changes nothing.
     if k <= 0 or budget >= mask.size:
-        return unchanged(mask)
+        out = unchanged(mask)
+        out.ablated = ~mask.reshape(n_out, -1).any(axis=1)
+        return out
     # 2. Ablation, decided as srigl_update decides it for this k ((k + 1/2) / nnz floors to k).
     if conv.ablation != "file":
         ablate = conv.ablation == "always"

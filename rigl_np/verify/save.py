@@ -25,15 +25,18 @@ import numpy as np
 from rigl_np.verify.schema import FORMAT_VERSION, LAYOUTS
 
 
-def _host(value):
+def _host(key: str, value):
     """A NumPy array of ``value`` (tensors detached and moved to the CPU first)."""
     for method in ("detach", "cpu"):
         if callable(getattr(value, method, None)) and not isinstance(value, np.ndarray):
             value = getattr(value, method)()
-    array = np.asarray(value)
+    try:
+        array = np.asarray(value)
+    except ValueError as e:
+        raise ValueError(f"{key}: not one plain array ({e})") from None
     if array.dtype.hasobject:
-        raise ValueError(f"cannot save a {type(value).__name__} as a plain array (it became an "
-                         "object array); pass one tensor or array per key")
+        raise ValueError(f"{key}: a {type(value).__name__} that becomes an object array cannot "
+                         "be saved; pass one tensor or array per key")
     return array
 
 
@@ -44,7 +47,7 @@ def _flatten(arrays: dict, prefix: str = "") -> dict:
         if isinstance(value, dict):
             out.update(_flatten(value, name + "/"))
         else:
-            out[name] = _host(value)
+            out[name] = _host(name, value)
     return out
 
 

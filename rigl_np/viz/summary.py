@@ -76,7 +76,7 @@ def plot_rigl_in_one_picture(weight, mask, grad, step: int, alpha: float, delta_
     top, bottom = fig.subfigures(2, 1, height_ratios=(1, 0.9))
     top.get_layout_engine().set(wspace=0.12)
     panels = top.subplots(1, 4)
-    titles = (f"1. mask: n = {result.n_active:,} active",
+    titles = (f"1. mask: n = {result.n_active:,} active (whole layer)",
               f"2. drop the k = floor(f n) = {result.n_drop:,}\nactive with the smallest |W|",
               f"3. grow k = {int(result.grown.sum()):,} where |G| is largest\n"
               f"({result.n_new:,} new, at weight 0; {result.n_regrown_same:,} regrown same)",
@@ -87,6 +87,8 @@ def plot_rigl_in_one_picture(weight, mask, grad, step: int, alpha: float, delta_
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("input (fan-in)")
     panels[0].set_ylabel("output neuron")
+    for ax in panels[1:]:
+        ax.tick_params(labelleft=False)                  # the same rows: room for the arrows
     for ax, text in zip(panels, (f"f = {f:.3f}", "|G|", "W = 0")):
         _arrow(ax, text)
     mask_legend(top, {c: CHANGE_COLOURS[c] for c in CATEGORIES[2:]}, loc="outside lower center",

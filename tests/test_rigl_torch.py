@@ -1,16 +1,19 @@
-"""Cross-check against rigl-torch 0.5.2 (``rigl_torch.RigLScheduler``) on LeNet-300-100.
+"""Cross-check against rigl-torch 0.5.2 (``rigl_torch.RigLScheduler``) on LeNet-300-100, through
+``python -m rigl_np verify`` on whole-model dumps, as a researcher would check their own code.
 
 rigl-torch's "uniform" allocation keeps the first layer dense. For LeNet-300-100 at
 dense_allocation 0.1 that is 235,200 + 3,000 + 100 = 238,300 active of 266,200 weights: a real
 global density of 0.8952 (10.48 % sparse, not 90 %). ``layer_densities(..., "uniform",
-first_layer_dense=True)`` reproduces it.
+first_layer_dense=True)`` reproduces it, and verify agrees on a densities file.
 
-For the update itself we train a few real SGD steps (momentum 0.9) with rigl-torch, and at every
-update step take the weights, masks, dense gradients (the backward hook's ``dense_grad``) and
-momentum buffers *before* rigl-torch's update, run ``rigl_update`` + ``apply_update`` on the same
-numbers with our SGD holding the same momentum, and require identical masks, weights and momenta.
-Ties do not occur here (active weights are non-zero, gradients continuous), so the two tie rules
-cannot disagree.
+For the updates we train a few real SGD steps (momentum 0.9) with rigl-torch, and at every update
+step dump the whole model with ``save_update``, straight from the torch tensors: per layer the
+weight, mask, dense gradient (the backward hook's ``dense_grad``) and momentum buffer *before*
+rigl-torch's update, and its mask, weight and momentum *after* it (the dense first layer too,
+with a mask of ones). ``verify`` on the folder must call every layer update identical: the same
+masks as rigl_np's, new connections at 0 with zero momentum, kept ones untouched. Ties do not
+occur here (active weights are non-zero, gradients continuous), so the tie rules cannot differ.
+The schedule (update steps and drop fractions) is verified the same way.
 
 rigl-torch imports torchvision only to name two ResNet block classes; torchvision is not
 installable here, so stand-in modules are put into ``sys.modules`` for the import (and taken out
@@ -23,10 +26,9 @@ import types
 import numpy as np
 import pytest
 
-from rigl_np import backend
-from rigl_np.optim import SGD
-from rigl_np.rigl import apply_update, drop_fraction, is_update_step, rigl_update
+from rigl_np.rigl import is_update_step
 from rigl_np.sparsity import density_report, layer_densities
+from rigl_np.verify import save_update, verify_paths
 
 torch = pytest.importorskip("torch")
 
@@ -57,7 +59,7 @@ RigLScheduler = _import_rigl_torch().RigLScheduler
 
 NAMES = ["0.weight", "2.weight", "4.weight"]          # the order of rigl-torch's W list
 SHAPES = {"0.weight": (300, 784), "2.weight": (100, 300), "4.weight": (10, 100)}
-ALPHA, DELTA, T_END, LR = 0.3, 4, 40, 0.05
+ALPHA, DELTA, T_END, LR, STEPS = 0.3, 4, 40, 0.05, 29
 
 
 def _lenet300(seed, weight_decay=0.0):
@@ -72,7 +74,7 @@ def _lenet300(seed, weight_decay=0.0):
     return model, opt, scheduler
 
 
-def test_uniform_allocation_matches_rigl_torch():
+def test_uniform_allocation_matches_rigl_torch(tmp_path):
     _, _, scheduler = _lenet300(seed=0)
     ours = layer_densities(SHAPES, 0.1, "uniform", first_layer_dense=True)
     assert [1 - s for s in scheduler.S] == pytest.approx([ours[n] for n in NAMES])
@@ -80,62 +82,63 @@ def test_uniform_allocation_matches_rigl_torch():
     report = density_report(masks, SHAPES)
     assert [report["layers"][n]["nnz"] for n in NAMES] == [235200, 3000, 100]
     assert report["global_density"] == pytest.approx(238300 / 266200)     # 0.8952
+    path = save_update(tmp_path / "densities.npz", kind="densities", density=0.1,
+                       distribution="uniform", dense_layers=np.array(["0.weight"]),
+                       **{f"shape/{n}": np.array(s) for n, s in SHAPES.items()},
+                       **{f"mask/{n}": m for n, m in masks.items()},
+                       **{"mask/0.weight": np.ones(SHAPES["0.weight"], bool)})
+    results, errors, _ = verify_paths([path])
+    assert not errors and [r.verdict for r in results] == ["identical"] * 3
 
 
-def _snapshot(scheduler, opt):
-    """Weights, masks, dense gradients and momenta of the sparse layers, as NumPy copies."""
-    snap = {}
-    for name, w, mask, hook in zip(NAMES, scheduler.W, scheduler.backward_masks,
-                                   scheduler.backward_hook_objects):
-        if mask is None:                              # the dense first layer: never updated
-            continue
-        snap[name] = {"weight": w.detach().numpy().copy(), "mask": mask.numpy().copy(),
-                      "grad": hook.dense_grad.numpy().copy(),
-                      "momentum": opt.state[w]["momentum_buffer"].numpy().copy()}
-    return snap
-
-
-def _our_update(snap, step):
-    params = {n: backend.asarray(s["weight"].copy()) for n, s in snap.items()}
-    masks = {n: backend.asarray(s["mask"]) for n, s in snap.items()}
-    opt = SGD(params, lr=LR, momentum=0.9)
-    for name, s in snap.items():
-        opt.state[name]["momentum"][...] = backend.asarray(s["momentum"])
-    n_new = 0
-    for name, s in snap.items():
-        result = rigl_update(params[name], masks[name], backend.asarray(s["grad"]),
-                             drop_fraction(step, ALPHA, T_END))
-        apply_update(params, masks, name, result, opt)
-        n_new += result.n_new
-    return params, masks, opt, n_new
+def _layers(scheduler, opt):
+    """``{name: {weight, mask, momentum}}`` of every layer now, as torch tensors (copies)."""
+    out = {}
+    for name, w, mask in zip(NAMES, scheduler.W, scheduler.backward_masks):
+        out[name] = {"weight": w.detach().clone(),
+                     "mask": torch.ones_like(w, dtype=torch.bool) if mask is None
+                     else mask.clone(),
+                     "momentum": opt.state[w]["momentum_buffer"].clone()}
+    return out
 
 
 @pytest.mark.parametrize("seed, weight_decay", [(0, 0.0), (1, 5e-4)])
-def test_update_matches_rigl_torch(backend_name, seed, weight_decay):
+def test_every_update_of_rigl_torch_verifies_identical(tmp_path, seed, weight_decay):
     model, opt, scheduler = _lenet300(seed, weight_decay)
     data = torch.Generator().manual_seed(seed)
-    checked = 0
-    for step in range(1, 30):
+    steps, fractions, changed = [], [], 0
+    for step in range(1, STEPS + 1):
         x = torch.randn(64, 784, generator=data)
         y = torch.randint(0, 10, (64,), generator=data)
         opt.zero_grad()
         torch.nn.functional.cross_entropy(model(x), y).backward()
-        due = is_update_step(step, DELTA, T_END)
-        snap = _snapshot(scheduler, opt) if due else None
-        if scheduler():                               # False on an update step: no optimizer step
-            assert not due
+        if is_update_step(step, DELTA, T_END):       # what rigl-torch's update starts from
+            before = _layers(scheduler, opt)
+            grads = {n: w.grad.clone() if hook is None else hook.dense_grad.clone()
+                     for n, w, hook in zip(NAMES, scheduler.W, scheduler.backward_hook_objects)}
+        if scheduler():                               # True: an ordinary step
             opt.step()
             continue
-        assert due and scheduler.step == step
-        assert drop_fraction(step, ALPHA, T_END) == scheduler.cosine_annealing()
-        params, masks, ours, n_new = _our_update(snap, step)
-        assert n_new > 0                              # the masks really changed
-        for name, w, mask in zip(NAMES, scheduler.W, scheduler.backward_masks):
-            if name not in snap:
-                continue
-            assert np.array_equal(backend.to_numpy(masks[name]), mask.numpy()), name
-            assert np.array_equal(backend.to_numpy(params[name]), w.detach().numpy()), name
-            assert np.array_equal(backend.to_numpy(ours.state[name]["momentum"]),
-                                  opt.state[w]["momentum_buffer"].numpy()), name
-        checked += 1
-    assert checked == 7                               # updates at steps 4, 8, ..., 28
+        f = float(scheduler.cosine_annealing())
+        steps.append(step)
+        fractions.append(f)
+        after = _layers(scheduler, opt)
+        layers = {}
+        for name in NAMES:
+            b, a = before[name], after[name]
+            layers[name] = {"weight": b["weight"], "mask": b["mask"], "grad": grads[name],
+                            "new_mask": a["mask"], "new_weight": a["weight"],
+                            "state": {"momentum": b["momentum"]},
+                            "new_state": {"momentum": a["momentum"]}}
+            changed += int((a["mask"] != b["mask"]).sum())
+        save_update(tmp_path / f"step_{step:04d}.npz", drop_fraction=f, step=step, **layers)
+    assert steps == [4, 8, 12, 16, 20, 24, 28] and changed > 0   # the masks really changed
+    results, errors, n_files = verify_paths([tmp_path])
+    assert not errors and n_files == 7 and len(results) == 7 * 3
+    assert {r.verdict for r in results} == {"identical"}, [r.detail for r in results
+                                                           if r.verdict != "identical"]
+    schedule = save_update(tmp_path / "schedule" / "s.npz", kind="schedule",
+                           steps=np.array(steps), drop_fractions=np.array(fractions),
+                           alpha=ALPHA, delta_t=DELTA, t_end=T_END, total_steps=STEPS)
+    [r], _, _ = verify_paths([schedule])
+    assert r.verdict == "identical"

@@ -1,4 +1,6 @@
-"""Verification of other dynamic-sparse-training implementations against rigl_np (host side).
+"""Verification of other dynamic-sparse-training implementations against rigl_np.
+
+Host-side code: it reads files and may use NumPy directly.
 
 ``python -m rigl_np verify PATH [PATH ...] [--json] [convention options]`` reads ``.npz`` dumps
 of another implementation's mask updates (one layer or a whole model per file), layer densities

@@ -248,7 +248,7 @@ def _summary(p, mine, differ, kind, mask_phrases, rule_phrases) -> str:
         parts.append("every one a choice among equal scores, or a consequence of one")
     if mask_phrases:
         joined = "; ".join(mask_phrases)
-        parts.append(joined if kind == "differs" else "identical with " + joined
+        parts.append(joined if kind == "differs" else "masks identical with " + joined
                      + ("; the rest are choices among equal scores" if kind == "tie" else ""))
     if rule_phrases:
         parts += rule_phrases

@@ -85,7 +85,9 @@ def line(r: Result) -> str:
 def text(results: list, errors: list, n_files: int) -> str:
     s = summary(results, errors, n_files)
     counts = ", ".join(f"{s['verdicts'][v]} {v}" for v in VERDICTS)
-    tail = f"verify: {len(results)} results from {n_files} files: {counts}"
+    plural = "" if len(results) == 1 else "s"
+    tail = (f"verify: {len(results)} result{plural} from {n_files} file"
+            f"{'' if n_files == 1 else 's'}: {counts}")
     if s["options_needed"]:
         tail += ("; explained only with " + ", ".join(s["options_needed"])
                  + " (pass them if those are your conventions)")

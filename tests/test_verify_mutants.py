@@ -92,6 +92,15 @@ def test_other_k_roundings_are_explained_and_named(tmp_path, rule, k_of, f):
     assert verdict(tmp_path, "v.npz", {"k_rounding": rule}, **arrays).accepted
 
 
+def test_a_complement_rounding_in_floats_is_named(tmp_path):
+    w, m, g = layer(shape=(40, 50), density=0.5)       # 1000 active
+    g = np.where(m, g / 100, g).astype(np.float32)      # what is dropped does not come back
+    new, _ = their_update(w, m, g, 0.8, k_of=lambda f, n: n - math.floor(n * (1 - f)))
+    r = verdict(tmp_path, weight=w, mask=m, grad=g, drop_fraction=0.8, new_mask=new)
+    assert (r.verdict, r.causes) == ("explained", ["k_rounding"])
+    assert "n - floor(n * (1 - f)) = 801" in r.detail and r.options == ["--k-rounding ceil"]
+
+
 def test_round_and_ceil_giving_the_same_k_accept_either(tmp_path):
     w, m, g = layer()
     new, _ = their_update(w, m, g, 0.302, k_of=lambda f, n: math.ceil(f * n))  # 57.98 -> 58

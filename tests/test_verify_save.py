@@ -36,7 +36,7 @@ def test_nested_dicts_become_prefixed_keys_with_the_format_keys(tmp_path):
         assert set(a.keys()) == {"format_version", "layout", "drop_fraction", "fc/weight",
                                  "fc/mask", "fc/grad", "fc/new_mask", "fc/state/momentum"}
         assert a.array("format_version") == 1 and str(a.array("layout")) == "out_in"
-    assert not list(path.parent.glob("*.part"))
+    assert [p.name for p in path.parent.iterdir()] == ["m.npz"]      # no temporary left
     [r], errors, _ = verify_paths([path])
     assert not errors and r.layer == "fc" and r.verdict == "identical"
 

@@ -122,18 +122,22 @@ def rule_counts(n: int, f: float) -> list:
     """``[(rule, k, formula)]``: the k of every rounding rule for n active and drop fraction f.
 
     floor first (rigl_np's own, in float64 as ``rigl_update`` computes it); then the same rules in
-    float32 arithmetic (TensorFlow casts n * f in float32), and round also as n - round(n (1 - f))
-    and with halves rounded up; k is clipped to [0, n].
+    float32 arithmetic (TensorFlow casts n * f in float32), and each as a complement, n minus
+    the kept count rounded the other way (in floats these can differ by one from the direct
+    form: 1000 - floor(1000 * (1 - 0.8)) = 801); round also with halves up; k is clipped to
+    [0, n].
     """
     x64, x32 = f * n, float(np.float32(n) * np.float32(f))
     rules = [("floor", math.floor(x64), "floor(f * n)"),
              ("floor", math.floor(x32), "floor(f * n) in float32"),
+             ("floor", n - math.ceil(n * (1 - f)), "n - ceil(n * (1 - f))"),
              ("round", round(x64), "round(f * n)"),
              ("round", n - round(n * (1 - f)), "n - round(n * (1 - f))"),
              ("round", math.floor(x64 + 0.5), "floor(f * n + 1/2)"),
              ("round", round(x32), "round(f * n) in float32"),
              ("ceil", math.ceil(x64), "ceil(f * n)"),
-             ("ceil", math.ceil(x32), "ceil(f * n) in float32")]
+             ("ceil", math.ceil(x32), "ceil(f * n) in float32"),
+             ("ceil", n - math.floor(n * (1 - f)), "n - floor(n * (1 - f))")]
     return [(rule, min(max(int(k), 0), n), formula) for rule, k, formula in rules]
 
 

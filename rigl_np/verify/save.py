@@ -10,18 +10,17 @@ become prefixed keys, so a whole model is one call::
                           "state": {"momentum": buf}} for name, (w, m, g, m2, buf) in layers})
 
 writes ``<name>/weight``, ``<name>/state/momentum`` and so on, plus ``format_version`` and
-``layout``. The file is an uncompressed ``.npz`` (verify reads it fastest), written to a
-temporary name and renamed, so a crash never leaves half a file. The keys are documented in
+``layout``. The file is an uncompressed ``.npz`` (verify reads it fastest), written atomically
+(``rigl_np.atomic``), so a crash never leaves half a file. The keys are documented in
 ``rigl_np.verify.schema`` and docs/verify.md.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from rigl_np.atomic import atomic_file
 from rigl_np.verify.schema import FORMAT_VERSION, LAYOUTS
 
 
@@ -61,15 +60,6 @@ def save_update(path, layout: str = "out_in", **arrays) -> Path:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     flat = {"format_version": np.asarray(FORMAT_VERSION), "layout": np.asarray(layout),
             **_flatten(arrays)}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **flat)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    with atomic_file(path) as f:
+        np.savez(f, **flat)
+    return Path(path)

@@ -58,14 +58,3 @@ def nudged(score, preferred, bound: float) -> np.ndarray:
     """``score`` with the ``preferred`` positions raised by 2 * bound (float64)."""
     return score.astype(np.float64) + (2 * bound) * preferred
 
-
-def tie_positions(score, candidates, chosen_ours, chosen_theirs):
-    """Of the positions one side chose and the other did not, those tied across the threshold.
-
-    A position counts when an equal score lies on the other side: chosen by us and not by them
-    with an equal score they chose and we did not, or the reverse.
-    """
-    only_ours = candidates & chosen_ours & ~chosen_theirs
-    only_theirs = candidates & chosen_theirs & ~chosen_ours
-    common = np.intersect1d(score[only_ours], score[only_theirs])
-    return (only_ours | only_theirs) & np.isin(score, common)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rigl_np.atomic import atomic_write_bytes
 from rigl_np.verify import reference
 from rigl_np.verify.classify import ours
 from rigl_np.verify.conventions import Convention, drop_counts
@@ -184,13 +185,13 @@ def write(out_dir) -> list:
         paths.append(path)
         index.append({"file": path.name, "case": name, "what_is_hard": hard,
                       "answers": sorted(found)})
-    (out_dir / "vectors.json").write_text(json.dumps({
+    atomic_write_bytes(out_dir / "vectors.json", json.dumps({
         "how_to_use": "run your update on each file's inputs (weight, mask, grad or grow_score, "
                       "drop_fraction, and budget/ablate for srigl), write your new_mask and "
                       "new_weight over ours with rigl_np.verify.save_update, then run python -m "
                       "rigl_np verify on the folder; answer/<switch>=<choice>/ holds the answer "
                       "under that convention",
-        "vectors": index}, indent=1))
+        "vectors": index}, indent=1).encode())
     return paths
 
 

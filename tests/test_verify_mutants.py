@@ -256,3 +256,12 @@ def test_a_dense_layer_is_never_updated_and_says_its_real_k(tmp_path):
     m = np.ones(w.shape, bool)
     r = verdict(tmp_path, weight=w, mask=m, grad=g, drop_fraction=0.3, new_mask=m, new_weight=w)
     assert r.verdict == "identical" and "floor(f * n) = 79" in r.detail
+
+
+def test_slips_in_the_dump_itself_are_pointed_out(tmp_path):
+    w, m, g = layer()
+    r = verdict(tmp_path, weight=w, mask=m, grad=g, drop_fraction=0.3, new_mask=m)
+    assert r.verdict == "differs" and "dumped before the update ran?" in r.detail
+    new, _ = their_update(w, m, g, 0.3)                  # right update, masked gradient dumped
+    r = verdict(tmp_path, "g.npz", weight=w, mask=m, grad=g * m, drop_fraction=0.3, new_mask=new)
+    assert r.verdict == "differs" and "is it the masked gradient?" in r.detail

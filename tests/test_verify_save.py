@@ -62,6 +62,9 @@ def test_torch_tensors_that_require_grad(tmp_path):
                        drop_fraction=torch.tensor(0.3))
     [r], _, _ = verify_paths([path])
     assert r.verdict == "identical"
+    bf16 = save_update(tmp_path / "bf16.npz", weight=weight.to(torch.bfloat16))  # NumPy lacks it
+    with fileformat.Archive(bf16) as a:
+        assert a.array("weight").dtype == np.float32
 
 
 def test_bad_values_are_clear_errors(tmp_path):

@@ -148,3 +148,21 @@ def test_snfs_grows_by_the_moving_average(tmp_path):
     out = check(tmp_path, weight=w, mask=m, grad=ema, drop_fraction=0.3, new_mask=r.mask,
                 method="snfs")
     assert out.verdict == "identical"
+
+
+def test_srigl_dumped_in_the_in_out_layout(tmp_path):
+    w, m, g, budget = srigl_layer(shape=(8, 4, 3, 3), density=0.3)
+    r = srigl_update(w, m, g, 0.3, budget)
+
+    def kernel(a):                                    # (out, in, kh, kw) -> (kh, kw, in, out)
+        return np.ascontiguousarray(a.transpose(2, 3, 1, 0))
+
+    out = check(tmp_path, layout="in_out", weight=kernel(w), mask=kernel(m), grad=kernel(g),
+                new_mask=kernel(r.mask), drop_fraction=0.3, method="srigl", budget=budget)
+    assert (out.verdict, out.accepted) == ("identical", True)
+    wrong = kernel(r.mask).copy()
+    wrong[..., 0] = kernel(m)[..., 0]                 # output neuron 0 left as it was
+    out = check(tmp_path, "w.npz", layout="in_out", weight=kernel(w), mask=kernel(m),
+                grad=kernel(g), new_mask=wrong, drop_fraction=0.3, method="srigl", budget=budget)
+    assert out.verdict == "differs" and all(len(p["index"]) == 4 and p["index"][3] == 0
+                                            for p in out.positions)

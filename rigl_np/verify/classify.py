@@ -254,4 +254,21 @@ def _summary(p, mine, differ, kind, mask_phrases, rule_phrases) -> str:
         parts += rule_phrases
     elif kind != "differs" and (p.new_weight is not None or p.new_state):
         parts.append("weights and optimizer state follow the rules")
+    if kind != "identical":
+        parts += _hints(p, mine)
     return "; ".join(parts)
+
+
+def _hints(p, mine) -> list:
+    """Likely slips in the dump itself, said in words."""
+    hints = []
+    if np.array_equal(p.new_mask, p.mask) and not np.array_equal(mine.mask, p.mask):
+        hints.append("note: your new_mask equals your mask: was it dumped before the update ran?")
+    if p.method != "set":
+        if not p.grow_score.any():
+            hints.append("note: the gradient is all 0, so every grow choice is a tie: was it "
+                         "read after zero_grad(), or from an empty batch?")
+        elif not p.grow_score[~p.mask].any() and not p.mask.all():
+            hints.append("note: the gradient is 0 at every inactive position: is it the masked "
+                         "gradient? RigL grows by the dense one (of the loss w.r.t. W * M)")
+    return hints

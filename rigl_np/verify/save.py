@@ -31,8 +31,13 @@ def _host(key: str, value):
             value = getattr(value, method)()
     try:
         array = np.asarray(value)
+    except TypeError:                    # a dtype NumPy lacks (torch.bfloat16): as float32
+        array = np.asarray(value.float() if callable(getattr(value, "float", None)) else value,
+                           dtype=np.float32)
     except ValueError as e:
         raise ValueError(f"{key}: not one plain array ({e})") from None
+    if array.dtype.kind == "V":          # a JAX / ml_dtypes bfloat16 array: as float32
+        array = array.astype(np.float32)
     if array.dtype.hasobject:
         raise ValueError(f"{key}: a {type(value).__name__} that becomes an object array cannot "
                          "be saved; pass one tensor or array per key")

@@ -149,3 +149,16 @@ def test_a_member_larger_than_memory_is_refused_before_reading(tmp_path, monkeyp
                         lambda *a, **k: read.append(1) or pytest.fail("data read"))
     code, _, err = run(capsys, path)
     assert code == 2 and "more than the 0.0 GiB of memory available" in err and not read
+
+
+def test_a_failure_while_checking_is_exit_1_and_one_line(tmp_path, monkeypatch, capsys):
+    path = write(tmp_path / "u.npz", **arrays())
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something unforeseen")
+
+    monkeypatch.setattr(main, "classify", broken)
+    for flags in ([], ["--json"]):
+        code, out, err = run(capsys, path, *flags)
+        assert code == 1 and len(err.strip().splitlines()) == 1
+        assert "something unforeseen" in err and "bug in rigl_np.verify" in err

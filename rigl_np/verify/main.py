@@ -7,9 +7,9 @@
    JSON object (``report.py``). ``--layout`` is both the layout of files without a ``layout``
    key and the tie order the user accepts; without it, a file's ``layout`` key selects its own.
 
-Exit codes: 0 every result accepted; 1 some result not (or a runtime failure); 2 bad input (a
-missing path, an unreadable or malformed file): one line on stderr per problem, also with
-``--json``, never a traceback. ``check-update FILE`` is this command.
+Exit codes: 0 every result accepted; 1 some result not, or a runtime failure (out of memory, a
+bug); 2 bad input (a missing path, an unreadable or malformed file): one line on stderr per
+problem, also with ``--json``, never a traceback. ``check-update FILE`` is this command.
 """
 from __future__ import annotations
 
@@ -64,12 +64,12 @@ def collect(paths) -> tuple:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*.npz") if p.is_file())
             if not found:
-                errors.append((name, f"{name}: a folder with no .npz files below it"))
+                errors.append((name, f"{name}: a folder with no .npz files below it", 2))
             files += [str(p) for p in found]
         elif path.exists():
             files.append(name)
         else:
-            errors.append((name, f"{name}: no such file or folder"))
+            errors.append((name, f"{name}: no such file or folder", 2))
     return files, errors
 
 
@@ -104,20 +104,21 @@ def verify_paths(paths, selected: dict | None = None) -> tuple:
         try:
             results += _results(path, selected)
         except InputError as e:
-            errors.append((path, str(e)))
+            errors.append((path, str(e), 2))
+        except MemoryError:
+            errors.append((path, f"{path}: out of memory while checking it; check fewer layers "
+                                 "per file, or on a machine with more memory", 1))
+        except Exception as e:                         # a bug: one line, not a traceback
+            errors.append((path, f"{path}: rigl_np could not check it ({type(e).__name__}: {e}); "
+                                 "this is a bug in rigl_np.verify, please report it", 1))
     return results, errors, len(files)
 
 
 def run(args) -> int:
     """Run the command for parsed ``args``; prints, returns the exit code."""
     selected = {s.field: getattr(args, s.field) for s in SWITCHES}
-    try:
-        results, errors, n_files = verify_paths(args.paths, selected)
-    except MemoryError:
-        print("error: out of memory while checking; check fewer layers per file or use a larger "
-              "machine", file=sys.stderr)
-        return 1
-    for _, message in errors:
+    results, errors, n_files = verify_paths(args.paths, selected)
+    for _, message, _ in errors:
         print(f"error: {message}", file=sys.stderr)
     out = report.as_json if args.json else report.text
     print(out(results, errors, n_files))

@@ -10,7 +10,8 @@ that select them), ``accepted`` (whether it passes under the conventions selecte
 and ``positions`` (the first positions that differ from rigl_np, in the file's layout).
 
 The exit code is the same for both: 0 when every result is identical, equivalent, or explained
-only by conventions the user selected; 1 otherwise; 2 when a file could not be read.
+only by conventions the user selected; 1 otherwise (or when checking a file failed at run time:
+out of memory, or a bug); 2 when a file or path was bad input.
 """
 from __future__ import annotations
 
@@ -57,9 +58,11 @@ def accept(result: Result, selected: dict) -> Result:
 
 
 def exit_code(results: list, errors: list) -> int:
-    if errors:
+    """2 for bad input, else 1 for a runtime failure or a result not accepted, else 0.
+    ``errors``: ``(path, message, code)`` per file that could not be checked."""
+    if any(code == 2 for _, _, code in errors):
         return 2
-    return 0 if all(r.accepted for r in results) else 1
+    return 0 if not errors and all(r.accepted for r in results) else 1
 
 
 def summary(results: list, errors: list, n_files: int) -> dict:
@@ -71,7 +74,7 @@ def summary(results: list, errors: list, n_files: int) -> dict:
             "causes": dict(Counter(c for r in results for c in r.causes)),
             "not_accepted": sum(not r.accepted for r in results),
             "options_needed": dict(unselected),
-            "errors": [{"path": p, "error": e} for p, e in errors],
+            "errors": [{"path": p, "error": e, "exit_code": c} for p, e, c in errors],
             "exit_code": exit_code(results, errors)}
 
 
@@ -92,7 +95,7 @@ def text(results: list, errors: list, n_files: int) -> str:
         tail += ("; explained only with " + ", ".join(s["options_needed"])
                  + " (pass them if those are your conventions)")
     if errors:
-        tail += f"; {len(errors)} files could not be read (see stderr)"
+        tail += f"; {len(errors)} could not be checked (see stderr)"
     return "\n".join([line(r) for r in results] + [tail + f"; exit {s['exit_code']}"])
 
 

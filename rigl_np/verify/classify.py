@@ -63,7 +63,7 @@ def _at(p, flags, limit=SHOW) -> str:
     g = "score" if p.method == "set" else "|G|"
     parts = []
     for i in np.flatnonzero(flags)[:limit]:
-        w, s = np.abs(p.weight).flat[i], p.grow_score.flat[i]
+        w, s = abs(p.weight.flat[i]), p.grow_score.flat[i]
         parts.append(f"{_index(p, i)} |W| {w:.4g} {g} {s:.4g}")
     more = int(np.count_nonzero(flags)) - len(parts)
     return ", ".join(parts) + (f" and {more:,} more" if more > 0 else "")
@@ -95,16 +95,15 @@ def _explained_part(p, trial, ref, mine) -> list:
             what = "every difference within the official code's score noise"
         elif name == "fan_in":
             what = f"fan-in {ref.fan_in} (rigl_np: k' = {mine.fan_in})"
-        elif name == "ablation":
+        else:                                     # ablation
             what = (f"{int(np.count_nonzero(ref.ablated)):,} neurons ablated "
                     f"(rigl_np: {int(np.count_nonzero(mine.ablated)):,}, ablate = {p.ablate})")
-        else:
-            what = ""
-        phrases.append(f"{option} ({what})" if what else option)
+        phrases.append(f"{option} ({what})")
     return phrases
 
 
 def _rule_part(p, cause, where, names) -> str:
+    """'cause: meaning (the arrays) at (i, j), ...' for a broken weight or state rule."""
     at = ", ".join(str(_index(p, i)) for i in np.flatnonzero(where)[:SHOW])
     more = int(np.count_nonzero(where)) - min(SHOW, int(np.count_nonzero(where)))
     return (f"{cause}: {CAUSES[cause][1]} ({', '.join(dict.fromkeys(names))}) at {at}"
@@ -177,7 +176,7 @@ def classify(p, selected: dict | None = None) -> Finding:
     counts = {"n_active": int(np.count_nonzero(p.mask)), "k": mine.n_drop,
               "nnz_ours": int(np.count_nonzero(mine.mask)),
               "nnz_yours": int(np.count_nonzero(p.new_mask))}
-    positions = [{"index": _index(p, i), "abs_w": float(np.abs(p.weight).flat[i]),
+    positions = [{"index": _index(p, i), "abs_w": float(abs(p.weight.flat[i])),
                   "grow_score": float(p.grow_score.flat[i]), "ours": bool(mine.mask.flat[i]),
                   "yours": bool(p.new_mask.flat[i]), "was_active": bool(p.mask.flat[i])}
                  for i in np.flatnonzero(differ)[:LIST]]

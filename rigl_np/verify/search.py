@@ -162,14 +162,16 @@ def explain(p, scores: Scores, selected: dict | None = None):
     """The ``Match`` nearest the selected conventions (fewest changes) that explains their
     mask, or None."""
     theirs = p.new_mask
-    found = trials(p, selected=selected)
+    found = trials(p, selected=selected)                   # count-pruned, nearest first
     rank = {id(t): _distance(t.conv, selected or {}) for t in found}
     for level in sorted(set(rank.values())):
         at = [t for t in found if rank[id(t)] == level]
+        # 1. exact: the reference under these conventions gives their mask
         for t in at:
             out = run(p, t, scores.drop(t.drop_score), scores.grow())
             if np.array_equal(out.mask, theirs):
                 return Match(t, "exact", out)
+        # 2. ties: it does when equal scores prefer their choice; exactly, in the other layout?
         for t in at:
             out = run(p, t, *scores.preferring(t.drop_score))
             if not np.array_equal(out.mask, theirs):
@@ -180,6 +182,7 @@ def explain(p, scores: Scores, selected: dict | None = None):
                 if np.array_equal(exact.mask, theirs):
                     return Match(other, "exact", exact)
             return Match(t, "tie", out)
+    # 3. the official code's score noise
     for t in found:
         out = run(p, t, *scores.nudged(t.drop_score))
         if np.array_equal(out.mask, theirs):

@@ -1,6 +1,18 @@
-"""``python -m rigl_np ...``: see ``rigl_np.cli``."""
+"""``python -m rigl_np ...``: see ``rigl_np.cli``.
+
+A Ctrl-C that arrives before the command's error boundary is in place (while Python imports the
+command line) or after it (while the interpreter shuts down) ends the process with exit code 130
+and one line, like one during the command; past the boundary further Ctrl-Cs are ignored.
+"""
+import signal
 import sys
 
-from rigl_np.cli import main
+try:
+    from rigl_np.cli import main
 
-sys.exit(main())
+    code = main()
+except KeyboardInterrupt:
+    print("interrupted (Ctrl-C)", file=sys.stderr)
+    code = 130
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+sys.exit(code)

@@ -8,23 +8,37 @@ What is saved (all plain arrays, loaded with ``allow_pickle=False``):
 - ``method/...``: the method's nested dict of arrays from ``method.state()`` (masks, ever-active
   sets, accumulated gradients, snapshots), flattened into "/"-joined keys by ``flatten``;
 - ``json``: the ``TrainState`` (epoch, batch within the epoch, step, partial epoch sums, history),
-  the method's records and the host RNG's bit-generator state, as one JSON string.
+  the method's records, the host RNG's bit-generator state and the run's identity (its
+  configuration without the folder and the learning rate), as one JSON string.
 
 The data order of an epoch is a function of (seed, epoch) (``rigl_np.data.epoch_order``), so a
 checkpoint only needs the batch position. The file is written atomically
 (``rigl_np.atomic``): a run killed while writing keeps its previous checkpoint.
+
+Loading checks the whole file before it changes anything: the identity (a checkpoint of another
+model, method or run), every key, shape and dtype against the live model, optimizer and method
+(read from the arrays' headers, before any data), then the arrays themselves (the zip CRCs catch
+flipped bits; inf/NaN is refused), the position in the run and the method's records. Whatever is
+wrong raises ``CheckpointError`` naming the file and the key.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import io
 import json
+import zipfile
 
 import numpy as np
 
 from rigl_np import backend
 from rigl_np.atomic import atomic_write_bytes
-from rigl_np.train import TrainState
+from rigl_np.errors import UsageError
+from rigl_np.train import TrainState, non_finite
+
+
+class CheckpointError(UsageError):
+    """A checkpoint that cannot be resumed from: damaged, or from another model, method or run."""
 
 
 def flatten(nested: dict, prefix: str = "") -> dict:
@@ -50,25 +64,152 @@ def unflatten(flat: dict) -> dict:
     return nested
 
 
-def save_checkpoint(path, model, optimizer, method, state: TrainState) -> None:
-    """Atomically write the whole training state to ``path``."""
-    method_arrays, method_meta = method.state()
-    nested = {"param": model.params(), "buffer": model.buffers(), "opt": optimizer.state,
-              "method": method_arrays}
-    arrays = {k: backend.to_numpy(v) for k, v in flatten(nested).items()}
+def _live(model, optimizer, method) -> dict:
+    """Every array a checkpoint of these objects holds, by key (``method`` as it is now)."""
+    return flatten({"param": model.params(), "buffer": model.buffers(), "opt": optimizer.state,
+                    "method": method.state()[0]})
+
+
+def save_checkpoint(path, model, optimizer, method, state: TrainState, identity=None) -> None:
+    """Atomically write the whole training state to ``path``; ``identity`` (a JSON-able dict)
+    lets ``load_checkpoint`` refuse a checkpoint of another run."""
+    _, method_meta = method.state()
+    arrays = {k: backend.to_numpy(v) for k, v in _live(model, optimizer, method).items()}
     arrays["opt_t"] = np.asarray(getattr(optimizer, "t", 0))
-    meta = {"state": dataclasses.asdict(state), "method": method_meta}
+    meta = {"state": dataclasses.asdict(state), "method": method_meta, "identity": identity}
     arrays["json"] = np.asarray(json.dumps(meta))
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def load_checkpoint(path, model, optimizer, method) -> TrainState:
-    """Restore model, optimizer and method from ``path`` in place; return the ``TrainState``."""
-    with np.load(path, allow_pickle=False) as f:
-        files = {k: f[k] for k in f.files}
-    meta = json.loads(str(files.pop("json")))
+def read_manifest(path) -> dict:
+    """``{key: (shape, dtype)}`` of an ``.npz`` from the arrays' headers, without reading data."""
+    manifest = {}
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            if not info.filename.endswith(".npy"):
+                raise ValueError(f"member {info.filename!r} is not an array")
+            with z.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                read = {(1, 0): np.lib.format.read_array_header_1_0,
+                        (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                if read is None:
+                    raise ValueError(f"member {info.filename!r} has .npy format {version}")
+                shape, _, dtype = read(f)
+            manifest[info.filename[:-len(".npy")]] = (tuple(shape), dtype)
+    return manifest
+
+
+def _variable_spec(key: str, method):
+    """(shape, dtype kind) of a method key whose presence varies over a run, or None.
+
+    Mask snapshots ``method/records/snap/<step>/<layer>`` (packed bits) and the method's extra
+    state ``method/<attr>/<layer>`` that a fresh method lacks (gradients accumulated for the
+    next update)."""
+    parts = key.split("/")
+    masks = method.masks
+    if parts[:3] == ["method", "records", "snap"] and len(parts) == 5 and parts[3].isdigit() \
+            and parts[4] in masks:
+        return ((masks[parts[4]].size + 7) // 8,), "u"
+    if len(parts) == 3 and parts[0] == "method" and parts[1] in method.extra_state \
+            and parts[2] in masks:
+        return tuple(masks[parts[2]].shape), "f"
+    return None
+
+
+def check_manifest(manifest: dict, model, optimizer, method) -> list:
+    """Every problem of a checkpoint's keys, shapes and dtypes against the live objects."""
+    live = _live(model, optimizer, method)
+    required = {k: (tuple(v.shape), np.dtype(v.dtype)) for k, v in live.items()
+                if not k.startswith("method/records/snap/")}
+    required["opt_t"], required["json"] = ((), "i"), ((), "U")
+    problems = [f"missing {k}" for k in sorted(set(required) - set(manifest))]
+    for key, (shape, dtype) in sorted(manifest.items()):
+        if dtype.hasobject:
+            problems.append(f"{key} holds Python objects (a pickle), which are never loaded")
+            continue
+        want = required.get(key) or _variable_spec(key, method)
+        if want is None:
+            problems.append(f"unexpected key {key}")
+            continue
+        want_shape, want_dtype = want
+        kind_ok = dtype.kind == want_dtype if isinstance(want_dtype, str) else dtype == want_dtype
+        if shape != want_shape or not kind_ok:
+            problems.append(f"{key} is {dtype} {shape}, expected {want_dtype} {want_shape}")
+    return problems
+
+
+def _state(meta: dict, geometry) -> TrainState:
+    """The ``TrainState`` in a checkpoint's JSON, its fields and its position checked."""
+    fields = {f.name: f for f in dataclasses.fields(TrainState)}
+    saved = meta["state"]
+    unknown = sorted(set(saved) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown training-state field(s) {unknown}")
+    state = TrainState(**saved)
+    for name in ("epoch", "batch", "step", "correct"):
+        value = getattr(state, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"training-state {name} is {value!r}")
+    if not isinstance(state.history, list) or not all(isinstance(r, dict) for r in state.history):
+        raise ValueError("training-state history is not a list of epoch records")
+    if geometry is not None:
+        epochs, per_epoch = geometry
+        if (state.epoch > epochs or state.batch > per_epoch or len(state.history) != state.epoch
+                or state.step != state.epoch * per_epoch + state.batch):
+            raise ValueError(f"its position (epoch {state.epoch}, batch {state.batch}, step "
+                             f"{state.step}, {len(state.history)} epochs recorded) does not fit a "
+                             f"run of {epochs} epochs of {per_epoch} batches")
+    return state
+
+
+def load_checkpoint(path, model, optimizer, method, identity=None, geometry=None) -> TrainState:
+    """Restore model, optimizer and method from ``path`` in place; return the ``TrainState``.
+
+    ``identity``: refuse a checkpoint saved with another one (checkpoints of older rigl_np
+    versions have none, and are checked by their arrays only). ``geometry``: (epochs, batches per
+    epoch) of the run, which the saved position must fit. Nothing is changed unless every check
+    passes; any problem raises ``CheckpointError`` naming ``path``.
+    """
+    def damaged(what):
+        return CheckpointError(f"{path} is damaged or not this run's checkpoint: {what}; put "
+                               "the run's own checkpoint back, or start the run again with "
+                               "--overwrite")
+
+    readable = (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile)
+    # 1. the manifest (keys, shapes, dtypes, from the headers alone) and the JSON
+    try:
+        manifest = read_manifest(path)
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(str(f["json"])) if "json" in manifest else {}
+    except readable as e:
+        raise damaged(f"not a readable .npz ({type(e).__name__}: {e})") from None
+    # 2. whose checkpoint it is, then whether its arrays fit these objects
+    saved_identity = meta.get("identity") if isinstance(meta, dict) else None
+    if identity is not None and isinstance(saved_identity, dict) and saved_identity != identity:
+        changed = sorted(f"{group}.{key}" for group in identity for key in identity[group]
+                         if saved_identity.get(group, {}).get(key) != identity[group][key])
+        raise CheckpointError(f"{path} belongs to another run (it differs from config.json in "
+                              f"{', '.join(changed) or 'its groups'}); put the run's own "
+                              "checkpoint back, or start the run again with --overwrite")
+    problems = check_manifest(manifest, model, optimizer, method)
+    if problems:
+        raise damaged("; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)"
+                                                 if len(problems) > 3 else ""))
+    # 3. the data (CRC-checked, finite), the position, the method's records and RNG
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            files = {k: f[k] for k in f.files if k != "json"}
+        state = _state(meta, geometry)
+        method_meta = meta["method"]
+        copy.deepcopy(method.rng).bit_generator.state = method_meta["rng"]   # a valid RNG state?
+    except readable as e:
+        raise damaged(f"{type(e).__name__}: {e}") from None
+    bad = non_finite(files)
+    if bad:
+        raise damaged(f"{', '.join(bad[:3])} hold inf or NaN (saved by a run that diverged)")
+    # 4. everything checked: restore
     optimizer_t = int(files.pop("opt_t"))
     nested = unflatten(files)
     model.load({**nested.get("param", {}), **nested.get("buffer", {})})
@@ -79,5 +220,8 @@ def load_checkpoint(path, model, optimizer, method) -> TrainState:
         optimizer.t = optimizer_t
     method_arrays = unflatten({k: backend.asarray(v) for k, v in files.items()
                                if k.startswith("method/")})
-    method.load_state(method_arrays.get("method", {}), meta["method"])
-    return TrainState(**meta["state"])
+    try:
+        method.load_state(method_arrays.get("method", {}), method_meta)
+    except (KeyError, TypeError, ValueError) as e:
+        raise damaged(f"the method's records: {type(e).__name__}: {e}") from None
+    return state

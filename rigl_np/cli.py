@@ -9,51 +9,39 @@ Subcommands:
   ``verify FILE``;
 - ``vectors OUT_DIR``: conformance vectors for other projects (``rigl_np.verify.vectors``).
 
-Bad options end with exit code 2 and one clear line (argparse's ``error``); a missing or corrupt
-data set ends with exit code 1 and the data module's message, never a traceback.
+Every command runs inside one error boundary (``rigl_np.errors.boundary``): an expected failure
+ends with a short message on stderr whose last line names the problem and what to do, and an exit
+code: 2 bad input or usage (an option out of range, a damaged or busy run folder), 1 a runtime
+failure (divergence, a full disk, a missing or corrupt data set), 130 interrupted; never a
+traceback unless ``RIGL_NP_DEBUG=1``. Options are checked by the configuration dataclasses
+(``rigl_np.config``), so a resumed run's config.json gets the same checks.
+
+``train --out DIR`` refuses a folder that already holds a run unless ``--resume DIR`` continues
+it (only ``--lr`` may be given with it) or ``--overwrite`` replaces it; a run folder is locked
+while a run writes it. A finished run whose figures cannot be written still exits 0 (a warning
+says how to write them later).
 """
 from __future__ import annotations
 
 import argparse
-import sys
+import dataclasses
 from pathlib import Path
 
-from rigl_np import config
+from rigl_np import config, errors
+from rigl_np.errors import UsageError
 
 
-def check(args, parser) -> None:
-    """Reject values argparse cannot: ranges and combinations."""
-    if not 0 <= args.sparsity < 1:
-        parser.error(f"--sparsity must lie in [0, 1), got {args.sparsity}")
-    if args.delta_t < 1:
-        parser.error(f"--delta-t must be at least 1, got {args.delta_t}")
-    if not 0 < args.t_end_fraction <= 1:
-        parser.error(f"--t-end-fraction must lie in (0, 1], got {args.t_end_fraction}")
-    if not 0 <= args.alpha <= 1:
-        parser.error(f"--alpha must lie in [0, 1], got {args.alpha}")
-    if not 1 <= args.grad_accumulation < args.delta_t:
-        parser.error(f"--grad-accumulation must lie in [1, delta_t), got {args.grad_accumulation}")
-    for name in ("epochs", "batch_size"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
-    if args.checkpoint_every < 1:
-        parser.error(f"--checkpoint-every must be at least 1, got {args.checkpoint_every}")
-    if args.lr <= 0:
-        parser.error(f"--lr must be positive, got {args.lr}")
-    if args.model == "cnn" and args.dataset in ("mnist", "fashion-mnist", "synthetic"):
-        parser.error(f"--model cnn expects 3x32x32 images (cifar10), not {args.dataset}")
-    if args.model != "cnn" and args.dataset == "cifar10":
-        parser.error(f"--model {args.model} expects 1x28x28 images; use --model cnn for cifar10")
-    if args.backend == "cupy":
-        from rigl_np.backend import cupy_available
+def _cupy_check(cfgs) -> None:
+    """Say at once, before any folder or data is touched, that --backend cupy cannot run here."""
+    from rigl_np.backend import cupy_available
 
-        if not cupy_available():
-            parser.error("--backend cupy needs CuPy and a CUDA device (pip install cupy-cuda12x "
-                         "on a GPU machine); use --backend numpy")
-    from rigl_np.methods import get
-
-    if get(args.method).dense_baseline and args.sparsity:
-        args.sparsity = 0.0
+    if cfgs["run"].backend != "cupy" or cupy_available():
+        return
+    if cfgs["run"].resume is not None:
+        raise UsageError(f"{cfgs['run'].resume} was trained with --backend cupy, which needs CuPy "
+                         "and a CUDA device; resume it on a machine that has them")
+    raise UsageError("--backend cupy needs CuPy and a CUDA device (pip install cupy-cuda12x on "
+                     "a GPU machine); use --backend numpy")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Train one model; writes config.json, metrics.json and "
                                        "history.csv into the run folder.")
     config.add_arguments(train)
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the run already in --out (its config, checkpoint, metrics)")
     grid = sub.add_parser("compare", help="run a grid of methods x sparsities x seeds and tabulate",
                           description="Run a grid (each cell a normal run folder under OUT/runs; "
                                       "finished cells are reused) and write OUT/results.md and "
@@ -103,19 +93,42 @@ def add_verify_commands(sub) -> None:
     vectors.add_argument("out_dir", metavar="OUT_DIR")
 
 
+def _check_run_folder(run_dir: Path) -> None:
+    """A finished run folder that the figures can be drawn from, or ``RunFolderError``."""
+    from rigl_np.runfolder import load_snapshots, read_config, read_metrics
+
+    read_config(run_dir)
+    read_metrics(run_dir)
+    if (run_dir / "masks.npz").exists():
+        load_snapshots(run_dir / "masks.npz")
+
+
+def _check_plot_input(folder: Path) -> None:
+    """A run folder, or a compare folder (its results.csv and every run in it)."""
+    from rigl_np.runfolder import RunFolderError
+    from rigl_np.viz.runs import read_results
+
+    if (folder / "results.csv").is_file():
+        try:
+            read_results(folder / "results.csv")
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+            raise RunFolderError(f"{folder / 'results.csv'} is damaged ({type(e).__name__}: "
+                                 f"{e}); run the compare command again to rewrite it") from None
+        for metrics in sorted(folder.glob("runs/*/metrics.json")):
+            _check_run_folder(metrics.parent)
+    elif (folder / "metrics.json").exists():
+        _check_run_folder(folder)
+    else:
+        raise UsageError(f"no finished run (metrics.json) or compare results (results.csv) in "
+                         f"{folder}")
+
+
 def cmd_plot(args, parser) -> int:
     from rigl_np.viz import plot_runs
 
-    missing = [d for d in args.run_dirs if not (Path(d) / "metrics.json").exists()
-               and not (Path(d) / "results.csv").exists()]
-    if missing:
-        parser.error(f"no finished run (metrics.json) or compare results in: {', '.join(missing)}")
-    try:
-        written = plot_runs(args.run_dirs, args.out)
-    except KeyError as e:
-        print(f"error: a run folder lacks {e} in metrics.json (written by an older rigl_np?); "
-              "re-run it", file=sys.stderr)
-        return 1
+    for folder in args.run_dirs:
+        _check_plot_input(Path(folder))
+    written = plot_runs(args.run_dirs, args.out)
     print("\n".join(str(p) for p in written))
     return 0
 
@@ -132,96 +145,118 @@ def cmd_vectors(args, parser) -> int:
     return main(args.out_dir)
 
 
-def _split(text, kind, name, parser):
+def _split(text, kind, name) -> list:
     try:
-        return [kind(v) for v in text.split(",") if v]
+        return [kind(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        parser.error(f"--{name} must be a comma-separated list of {kind.__name__}s, got {text!r}")
+        raise UsageError(f"--{name} must be a comma-separated list of {kind.__name__}s, "
+                         f"got {text!r}") from None
+
+
+def _figures(write, what: str, again: str) -> list:
+    """``write()``'s figures; a failure after the work itself is complete is only a warning."""
+    try:
+        return write()
+    except KeyboardInterrupt:
+        raise errors.Interrupted(f"interrupted while writing the figures; {what} is complete: "
+                                 f"{again} writes them") from None
+    except Exception as e:
+        reason = errors.describe_os_error(e) if isinstance(e, OSError) else f": {e}"
+        errors.warn(f"{what} is complete, but its figures were not written{reason}; "
+                    f"{again} writes them")
+        return []
 
 
 def cmd_compare(args, parser) -> int:
     from rigl_np.compare import compare
-    from rigl_np.data import DataError
 
-    check(args, parser)
+    base = config.from_namespace(args)
     methods = []
-    for spec in _split(args.methods, str, "methods", parser):
+    for spec in _split(args.methods, str, "methods"):
         method, _, distribution = spec.partition(":")
         if method not in config.METHODS:
-            parser.error(f"--methods: unknown method {method!r}; choose from {', '.join(config.METHODS)}")
+            raise UsageError(f"--methods: unknown method {method!r}; choose from "
+                             f"{', '.join(config.METHODS)}")
         if distribution and distribution not in config.DISTRIBUTIONS:
-            parser.error(f"--methods: unknown distribution {distribution!r} in {spec!r}")
-        methods.append((method, distribution or args.distribution))
-    sparsities = _split(args.sparsities, float, "sparsities", parser)
-    if any(not 0 <= s < 1 for s in sparsities):
-        parser.error(f"--sparsities must lie in [0, 1), got {args.sparsities}")
-    models = _split(args.models, str, "models", parser) if args.models else [args.model]
-    unknown = set(models) - set(config.MODELS)
+            raise UsageError(f"--methods: unknown distribution {distribution!r} in {spec!r}; "
+                             f"choose from {', '.join(config.DISTRIBUTIONS)}")
+        methods.append((method, distribution or base["sparse"].distribution))
+    sparsities = _split(args.sparsities, float, "sparsities")
+    models = _split(args.models, str, "models") if args.models else [base["model"].model]
+    unknown = sorted(set(models) - set(config.MODELS))
     if unknown:
-        parser.error(f"--models: unknown model(s) {sorted(unknown)}; choose from {', '.join(config.MODELS)}")
-    if args.jobs < 1:
-        parser.error(f"--jobs must be at least 1, got {args.jobs}")
-    out = args.out or "results/compare"
-    try:
-        compare(config.from_namespace(args), out, models, methods, sparsities,
-                _split(args.seeds, int, "seeds", parser), jobs=args.jobs)
-    except (DataError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        raise UsageError(f"--models: unknown model(s) {unknown}; choose from "
+                         f"{', '.join(config.MODELS)}")
+    _cupy_check(base)
+    out = Path(base["run"].out or "results/compare")
+    compare(base, out, models, methods, sparsities, _split(args.seeds, int, "seeds"),
+            jobs=args.jobs)
     from rigl_np.viz.report import comparison_figures
     from rigl_np.viz.runs import read_results
 
-    runs = sorted(p.parent for p in Path(out).glob("runs/*/metrics.json"))
-    figures = comparison_figures(runs, read_results(Path(out) / "results.csv"), Path(out))
+    runs = sorted(p.parent for p in out.glob("runs/*/metrics.json"))
+    figures = _figures(lambda: comparison_figures(runs, read_results(out / "results.csv"), out),
+                       "the comparison", f"python -m rigl_np plot {out}")
     print(f"results: {out}/results.md and {out}/results.csv\n"
           f"figures: {', '.join(str(p) for p in figures)}")
     return 0
 
 
-def _resumed_configs(run_dir, parser) -> dict:
-    """The configuration a stopped run was started with (its config.json wins over options)."""
-    from rigl_np.runfolder import read_json
+def _resumed_configs(args) -> dict:
+    """The configuration a stopped run was started with (its config.json, checked), with the
+    new ``--lr`` if one was given; every other option given with --resume is refused."""
+    from rigl_np.runfolder import read_config
 
-    path = Path(run_dir) / "config.json"
-    if not (Path(run_dir) / "checkpoint.npz").exists() or not path.exists():
-        parser.error(f"--resume {run_dir}: no config.json and checkpoint.npz there; "
-                     "give the folder of a run that was started before")
-    saved = read_json(path)
-    cfgs = {title: cls(**saved[title]) for title, cls in config.GROUPS.items()}
-    cfgs["run"].out, cfgs["run"].resume = str(run_dir), str(run_dir)
+    refused = sorted(config.typed(args) - {"resume", "lr"}) + (["overwrite"] if args.overwrite
+                                                               else [])
+    if refused:
+        raise UsageError(f"--resume continues a run with its own settings; "
+                         f"{', '.join(config.flag(n) for n in refused)} cannot be given with it "
+                         "(only --lr can); start a new run for other settings")
+    run_dir = Path(args.resume)
+    if not (run_dir / "config.json").is_file():
+        raise UsageError(f"--resume {run_dir}: no run there (no config.json); give the folder "
+                         "of a run that was started before")
+    cfgs, _ = read_config(run_dir)
+    if "lr" in config.typed(args):
+        cfgs["optim"] = dataclasses.replace(cfgs["optim"], lr=args.lr)
+    cfgs["run"] = dataclasses.replace(cfgs["run"], out=str(run_dir), resume=str(run_dir))
     return cfgs
 
 
 def cmd_train(args, parser) -> int:
-    from rigl_np.data import DataError
-    from rigl_np.experiment import Interrupted, epoch_logger, run
-    from rigl_np.train import NonFiniteLoss
+    from rigl_np.experiment import epoch_logger, run
+    from rigl_np.methods import get
 
-    if args.resume:
-        cfgs = _resumed_configs(args.resume, parser)
+    if "resume" in config.typed(args):
+        cfgs = _resumed_configs(args)
     else:
-        check(args, parser)
         cfgs = config.from_namespace(args)
-    try:
-        metrics = run(cfgs, progress=epoch_logger())
-    except (DataError, NonFiniteLoss) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except Interrupted as e:
-        print(str(e), file=sys.stderr)
-        return 130
+        if get(cfgs["sparse"].method).dense_baseline:       # no sparsity to speak of
+            cfgs["sparse"] = dataclasses.replace(cfgs["sparse"], sparsity=0.0)
+    _cupy_check(cfgs)
+    metrics = run(cfgs, progress=epoch_logger(), overwrite=args.overwrite)
     from rigl_np.viz import plot_runs
 
-    figures = plot_runs([metrics["run_dir"]])
+    run_dir = metrics["run_dir"]
+    figures = _figures(lambda: plot_runs([run_dir]), "the run",
+                       f"python -m rigl_np plot {run_dir}")
     print(f"test accuracy {metrics['test_accuracy']:.4f} at global density "
-          f"{metrics['global_density']:.4f}\nrun folder: {metrics['run_dir']}\n"
+          f"{metrics['global_density']:.4f}\nrun folder: {run_dir}\n"
           f"figures ({len(figures)}): {', '.join(sorted(p.name for p in figures))}")
     return 0
 
 
+COMMANDS = {"train": cmd_train, "compare": cmd_compare, "plot": cmd_plot,
+            "verify": cmd_verify, "check-update": cmd_verify, "vectors": cmd_vectors}
+
+
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    commands = {"train": cmd_train, "compare": cmd_compare, "plot": cmd_plot,
-                "verify": cmd_verify, "check-update": cmd_verify, "vectors": cmd_vectors}
-    return commands[args.command](args, parser)
+    """Parse ``argv`` and run the command inside the error boundary; returns the exit code
+    (argparse's own usage errors exit 2 through ``SystemExit``)."""
+    def command():
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        return COMMANDS[args.command](args, parser)
+
+    return errors.boundary(command)

@@ -8,39 +8,63 @@ sparsity is 0); small-dense once per sparsity it is matched to.
 The table (``OUT/results.md`` and ``OUT/results.csv``) has one row per (model, method,
 distribution, sparsity): mean ± std test accuracy over seeds, the real global density, training
 and inference FLOPs as multiples of dense, and the mean wall time of a run.
+
+What can go wrong, and what happens: every cell's configuration is checked before anything runs
+(as ``train`` checks it); empty or repeated grid values are refused (two copies of a seed would be
+reported as n=2 ± 0); ``OUT`` is locked while the grid runs; a cell that diverges does not stop
+the others, but no table is written over a grid with failed cells; Ctrl-C stops every running
+cell at its next batch with a checkpoint (the same command continues the grid).
 """
 from __future__ import annotations
 
-import copy
-import dataclasses
 import csv
+import dataclasses
 import io
 import multiprocessing
 import os
+import signal
 import statistics
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from rigl_np.config import run_name
+from rigl_np import errors
+from rigl_np.atomic import atomic_write_bytes, lock_folder, remove_stale
+from rigl_np.config import check_together, run_name, to_dict
 from rigl_np.methods import facts, get
-from rigl_np.atomic import atomic_write_bytes
-from rigl_np.runfolder import read_json
+from rigl_np.runfolder import read_config, read_metrics
+
+
+def _check_axes(models, methods, sparsities, seeds, jobs) -> None:
+    """Refuse an empty or repeated grid value, and a ``jobs`` below 1."""
+    for name, values in (("models", models), ("methods", methods),
+                         ("sparsities", sparsities), ("seeds", seeds)):
+        if not values:
+            raise errors.UsageError(f"--{name} is empty; give at least one value")
+        repeated = sorted({str(v) for v in values if list(values).count(v) > 1})
+        if repeated:
+            raise errors.UsageError(f"--{name} repeats {', '.join(repeated)}; each value once "
+                                    "(repeated seeds would be counted as separate runs)")
+    if not isinstance(jobs, int) or jobs < 1:
+        raise errors.UsageError(f"--jobs must be at least 1, got {jobs}")
 
 
 def grid(base: dict, models, methods, sparsities, seeds) -> list:
-    """The configurations of the grid, each a deep copy of ``base`` with its cell's values."""
+    """The configurations of the grid: ``base`` with each cell's values, every one checked as
+    ``train`` would check it (``dataclasses.replace`` runs the dataclasses' checks)."""
     cells = []
     for model in models:
         for method, distribution in methods:
             baseline = get(method).dense_baseline          # runs once, at sparsity 0
             for sparsity in ([0.0] if baseline else sparsities):
                 for seed in seeds:
-                    cfgs = copy.deepcopy(base)
-                    cfgs["model"].model = model
-                    cfgs["sparse"].method, cfgs["sparse"].sparsity = method, sparsity
-                    cfgs["sparse"].distribution = distribution
-                    cfgs["optim"].seed = seed
-                    cells.append(cfgs)
+                    cells.append(check_together({
+                        **base, "model": dataclasses.replace(base["model"], model=model),
+                        "sparse": dataclasses.replace(base["sparse"], method=method,
+                                                      sparsity=sparsity,
+                                                      distribution=distribution),
+                        "optim": dataclasses.replace(base["optim"], seed=seed),
+                        "run": dataclasses.replace(base["run"])}))
     return cells
 
 
@@ -111,63 +135,139 @@ def to_csv(table: list) -> str:
 
 def _check_same_settings(run_dir: Path, cfgs: dict) -> None:
     """Refuse to reuse a run folder that was made with other settings (a stale grid)."""
-    saved = read_json(run_dir / "config.json")
-    wanted = {k: dataclasses.asdict(v) for k, v in cfgs.items()}
+    saved_cfgs, _ = read_config(run_dir)
+    saved, wanted = to_dict(saved_cfgs), to_dict(cfgs)
     for cfg in (saved, wanted):
         cfg["run"] = {k: v for k, v in cfg["run"].items() if k not in ("out", "resume")}
     if saved != wanted:
         changed = sorted(f"{group}.{key}" for group in wanted for key in wanted[group]
                          if saved.get(group, {}).get(key) != wanted[group][key])
-        raise ValueError(f"{run_dir} holds a run with other settings ({', '.join(changed)}); "
-                         "delete it or compare into another --out folder")
+        raise errors.UsageError(f"{run_dir} holds a run with other settings "
+                                f"({', '.join(changed)}); delete it or compare into another "
+                                "--out folder")
 
 
-def _run_cell(cfgs: dict) -> dict:
-    """Run one cell in a worker (or in this process) and return its metrics."""
+def _run_cell(cfgs: dict, overwrite: bool = False, worker: bool = False) -> dict:
+    """Run one cell in a worker (or in this process) and return its metrics.
+
+    A worker process starts with Ctrl-C ignored (so one arriving while it waits for work ends
+    nothing); during its cell Ctrl-C acts as in ``train``: a checkpoint, then ``Interrupted``."""
     from rigl_np.experiment import run
 
     name = run_name(cfgs)
-    return run(cfgs, log=lambda line: print(f"    {name}: {line}", flush=True))
+    if worker:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return run(cfgs, log=lambda line: print(f"    {name}: {line}", flush=True),
+                   overwrite=overwrite)
+    finally:
+        if worker:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_serial(todo: list, log) -> list:
+    """Run the cells one by one; returns the (name, error) of those that diverged."""
+    from rigl_np.experiment import Diverged
+
+    failed = []
+    for i, (cfgs, overwrite) in enumerate(todo, start=1):
+        log(f"[{i}/{len(todo)}] {run_name(cfgs)}")
+        try:
+            _run_cell(cfgs, overwrite)
+        except Diverged as e:
+            failed.append((run_name(cfgs), e))
+    return failed
+
+
+def _run_parallel(todo: list, jobs: int, log) -> list:
+    """Run the cells ``jobs`` at a time in fresh processes; returns those that diverged.
+
+    Each worker gets ``os.cpu_count() // jobs`` BLAS threads (set before NumPy loads there).
+    The workers are started with Ctrl-C ignored (``_run_cell``); on Ctrl-C this process cancels
+    the cells not started and waits for the running ones to write their checkpoints."""
+    from rigl_np.experiment import Diverged
+
+    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = threads               # inherited by the fresh worker processes
+    context = multiprocessing.get_context("spawn")
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)     # inherited by the workers
+    try:
+        pool = ProcessPoolExecutor(min(jobs, len(todo)), mp_context=context)
+        futures = {pool.submit(_run_cell, cfgs, overwrite, True): cfgs
+                   for cfgs, overwrite in todo}            # starts the workers
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    failed = []
+    try:
+        for future in as_completed(futures):
+            name = run_name(futures[future])
+            try:
+                future.result()
+                log(f"finished {name}")
+            except Diverged as e:
+                failed.append((name, e))
+    except BrokenProcessPool:
+        raise errors.Failure("a worker process died (killed, or out of memory) while running "
+                             "the grid; run the same command again: finished runs are reused and "
+                             "stopped ones resumed") from None
+    except BaseException:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        log("stopping: waiting for the running cells to write their checkpoints")
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+    return failed
 
 
 def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, log=print) -> list:
     """Run (or reuse) every cell of the grid, then write results.md / results.csv into ``out``.
 
-    ``jobs`` > 1 runs that many cells at once in fresh processes, each with
-    ``os.cpu_count() // jobs`` BLAS threads (set before NumPy loads there, so it takes effect).
+    ``jobs`` > 1 runs that many cells at once in fresh processes (``_run_parallel``).
     """
+    from rigl_np.experiment import Interrupted
+
+    _check_axes(models, methods, sparsities, seeds, jobs)
+    if base["run"].resume is not None:
+        raise errors.UsageError("--resume is for train; compare continues stopped runs itself: "
+                                "run the same compare command again")
     out = Path(out)
     cells = grid(base, models, methods, sparsities, seeds)
-    # 1. which cells are done (a stopped grid resumes: finished cells are read, stopped ones resumed)
-    todo = []
-    for cfgs in cells:
-        run_dir = out / "runs" / run_name(cfgs)
-        cfgs["run"].out = str(run_dir)
-        if (run_dir / "config.json").exists():
-            _check_same_settings(run_dir, cfgs)
-        cfgs["run"].resume = str(run_dir) if (run_dir / "checkpoint.npz").exists() else None
-        if not (run_dir / "metrics.json").exists():
-            todo.append(cfgs)
-    log(f"{len(cells)} runs in the grid, {len(cells) - len(todo)} done before, {len(todo)} to run")
-    # 2. run the rest, one by one or in worker processes
-    if jobs > 1 and len(todo) > 1:
-        threads = str(max(1, (os.cpu_count() or 1) // jobs))
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = threads               # inherited by the fresh worker processes
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-            for cfgs, _ in zip(todo, pool.map(_run_cell, todo)):
-                log(f"finished {run_name(cfgs)}")
-    else:
-        for i, cfgs in enumerate(todo, start=1):
-            log(f"[{i}/{len(todo)}] {run_name(cfgs)}")
-            _run_cell(cfgs)
-    # 3. one row per run, then the table
-    rows = [row_from({k: dataclasses.asdict(v) for k, v in cfgs.items()},
-                     read_json(Path(cfgs["run"].out) / "metrics.json")) for cfgs in cells]
-    table = summarise(rows)
-    threads = os.environ.get("OPENBLAS_NUM_THREADS", "the default number of")
-    timing = f"{max(jobs, 1)} run(s) at a time with {threads} BLAS thread(s) each"
-    atomic_write_bytes(out / "results.md", to_markdown(table, timing).encode())
-    atomic_write_bytes(out / "results.csv", to_csv(table).encode())
+    with lock_folder(out, "compare folder"):
+        remove_stale(out)
+        # 1. which cells are done (a stopped grid resumes: finished cells are read, stopped
+        #    ones resumed, ones stopped before their first checkpoint started again)
+        todo = []
+        for cfgs in cells:
+            run_dir = out / "runs" / run_name(cfgs)
+            started = (run_dir / "config.json").exists()
+            if started:
+                _check_same_settings(run_dir, cfgs)
+            has_checkpoint = (run_dir / "checkpoint.npz").exists()
+            cfgs["run"].out = str(run_dir)
+            cfgs["run"].resume = str(run_dir) if has_checkpoint else None
+            if not (run_dir / "metrics.json").exists():
+                todo.append((cfgs, started and not has_checkpoint))
+        log(f"{len(cells)} runs in the grid, {len(cells) - len(todo)} done before, "
+            f"{len(todo)} to run")
+        # 2. run the rest, one by one or in worker processes
+        try:
+            failed = (_run_parallel(todo, jobs, log) if jobs > 1 and len(todo) > 1
+                      else _run_serial(todo, log))
+        except (Interrupted, KeyboardInterrupt):
+            raise errors.Interrupted("interrupted; the running cells saved checkpoints. Continue "
+                                     "the grid with the same compare command") from None
+        if failed:
+            lines = [f"{name}: {e}" for name, e in failed]
+            raise errors.Failure("\n".join(lines) + f"\n{len(failed)} of {len(cells)} runs "
+                                 "failed (above), so no table was written; fix them (delete "
+                                 "their folders to start them again) and rerun the command")
+        # 3. one row per run, then the table
+        rows = [row_from(to_dict(cfgs), read_metrics(cfgs["run"].out)) for cfgs in cells]
+        table = summarise(rows)
+        threads = os.environ.get("OPENBLAS_NUM_THREADS", "the default number of")
+        timing = f"{max(jobs, 1)} run(s) at a time with {threads} BLAS thread(s) each"
+        atomic_write_bytes(out / "results.md", to_markdown(table, timing).encode())
+        atomic_write_bytes(out / "results.csv", to_csv(table).encode())
     return rows

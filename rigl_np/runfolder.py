@@ -3,25 +3,75 @@
 Host-side module (NumPy for the mask snapshots file).
 
 Layout of ``runs/NAME/``:
-- ``config.json``   every setting of the run (the CLI's dataclasses);
+- ``config.json``   every setting of the run (the CLI's dataclasses), and ``changes``: the options
+                    changed when it was resumed (``--resume DIR --lr X``);
 - ``metrics.json``  the results (docs/semantics.md "Metrics"): test_accuracy, history,
                     layer_density, global_density, mask_updates, train_seconds, flops, ...;
+                    written last, so it marks a finished run;
 - ``history.csv``   one line per epoch, for spreadsheets;
-- ``masks.npz``     bit-packed mask snapshots (``save_snapshots`` / ``load_snapshots``).
+- ``masks.npz``     bit-packed mask snapshots (``save_snapshots`` / ``load_snapshots``);
+- ``checkpoint.npz`` the training state (``rigl_np.checkpoint``).
 
 Every file is written with ``rigl_np.atomic`` (a temporary file in the same folder, renamed over
 the old one), so a crash leaves the previous version, never a torn file.
+
+One process at a time: ``claim`` locks the folder for the run (``atomic.lock_folder``), removes
+temporary files a killed run left, and refuses a folder that already holds a run unless it is
+being resumed or explicitly overwritten. Readers (``read_config``, ``read_metrics``,
+``load_snapshots``) check what they read and raise ``RunFolderError`` naming the damaged file.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
+import math
+import zipfile
+import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from rigl_np.atomic import atomic_write_bytes
+from rigl_np import config
+from rigl_np.atomic import atomic_write_bytes, lock_folder, remove_stale
+from rigl_np.errors import UsageError
+
+RUN_FILES = ("config.json", "checkpoint.npz", "metrics.json", "history.csv", "masks.npz")
+
+
+class RunFolderError(UsageError):
+    """A run folder, or one of its files, that cannot be used; the message names it."""
+
+
+@contextmanager
+def claim(out, resume: bool = False, overwrite: bool = False):
+    """Hold run folder ``out`` (created if missing) for one run, for the ``with`` body.
+
+    1. lock it, so a second process writing the same folder stops at once;
+    2. remove the temporary files of a killed writer;
+    3. unless resuming: refuse a folder that already holds a run, or with ``overwrite`` delete
+       that run's files (``RUN_FILES``; figures are rewritten by the new run).
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunFolderError(f"{out} is a file, not a run folder; choose another --out")
+    with lock_folder(out, "run folder"):
+        remove_stale(out)
+        present = [name for name in RUN_FILES if (out / name).exists()]
+        if present and not resume:
+            if not overwrite:
+                keep = ("choose another --out" if "metrics.json" in present else
+                        f"continue it with python -m rigl_np train --resume {out}"
+                        if "checkpoint.npz" in present else "choose another --out")
+                what = ("a finished run" if "metrics.json" in present else
+                        "a stopped run" if "checkpoint.npz" in present else
+                        "a run stopped before its first checkpoint")
+                raise RunFolderError(f"{out} already holds {what} ({', '.join(present)}); "
+                                     f"{keep}, or replace it with --overwrite")
+            for name in present:
+                (out / name).unlink()
+        yield out
 
 
 def write_json(path, obj) -> None:
@@ -30,8 +80,62 @@ def write_json(path, obj) -> None:
 
 
 def read_json(path):
-    with open(path) as f:
-        return json.load(f)
+    """The JSON in ``path``; ``RunFolderError`` naming the file if it is missing or not JSON."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise RunFolderError(f"{path} is missing") from None
+    except (ValueError, UnicodeDecodeError) as e:   # JSONDecodeError is a ValueError
+        raise RunFolderError(f"{path} is not valid JSON ({e}); it is truncated or was "
+                             "edited") from None
+
+
+def read_config(run_dir) -> tuple:
+    """(the run's configuration dataclasses, its list of changes) from ``run_dir/config.json``,
+    every key and value checked (``config.from_dict``)."""
+    path = Path(run_dir) / "config.json"
+    saved = read_json(path)
+    changes = saved.pop("changes", []) if isinstance(saved, dict) else []
+    if not isinstance(changes, list) or not all(
+            isinstance(c, dict) and set(c) == {"step", "option", "from", "to"} for c in changes):
+        raise RunFolderError(f"{path}: 'changes' must be a list of {{step, option, from, to}}")
+    return config.from_dict(saved, str(path)), changes
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# What a finished run's metrics.json must hold for tables and figures: key -> check.
+METRICS = {
+    "test_accuracy": _number, "global_density": _number, "train_seconds": _number,
+    "total_steps": lambda v: isinstance(v, int), "num_classes": lambda v: isinstance(v, int),
+    "input_shape": lambda v: isinstance(v, list) and all(isinstance(d, int) for d in v),
+    "layer_density": lambda v: isinstance(v, dict) and all(map(_number, v.values())),
+    "flops": lambda v: isinstance(v, dict) and all(
+        _number(v.get(k)) for k in ("train_multiplier", "inference_multiplier")),
+    "history": lambda v: isinstance(v, list) and all(isinstance(r, dict) and all(
+        _number(r.get(k)) for k in ("epoch", "train_loss", "test_loss", "train_accuracy",
+                                    "test_accuracy")) for r in v),
+    "mask_updates": lambda v: isinstance(v, list) and all(
+        isinstance(r, dict) and _number(r.get("step")) and isinstance(r.get("layers"), dict)
+        for r in v),
+}
+
+
+def read_metrics(run_dir) -> dict:
+    """``run_dir/metrics.json``, checked to hold what tables and figures read (``METRICS``)."""
+    path = Path(run_dir) / "metrics.json"
+    metrics = read_json(path)
+    if not isinstance(metrics, dict):
+        raise RunFolderError(f"{path}: expected a JSON object, found {type(metrics).__name__}")
+    bad = [key for key, ok in METRICS.items() if key not in metrics or not ok(metrics[key])]
+    if bad:
+        raise RunFolderError(f"{path} lacks or has damaged {', '.join(bad)}; it was edited or "
+                             f"written by another rigl_np: python -m rigl_np train --resume "
+                             f"{Path(run_dir)} writes it again from the checkpoint")
+    return metrics
 
 
 def write_history_csv(path, epochs: list) -> None:
@@ -59,15 +163,34 @@ def save_snapshots(path, snapshots: dict, shapes: dict) -> None:
 
 
 def load_snapshots(path) -> dict:
-    """``{step: {name: bool array}}`` from ``save_snapshots``' file, steps in increasing order."""
-    with np.load(path, allow_pickle=False) as f:
-        shapes = {k[:-len("@shape")]: tuple(f[k]) for k in f.files if k.endswith("@shape")}
-        out = {}
-        for key in f.files:
-            name, _, step = key.rpartition("@")
-            if step == "shape":
-                continue
-            shape = shapes[name]
-            bits = np.unpackbits(f[key], count=int(np.prod(shape))).astype(bool)
-            out.setdefault(int(step), {})[name] = bits.reshape(shape)
+    """``{step: {name: bool array}}`` from ``save_snapshots``' file, steps in increasing order;
+    ``RunFolderError`` naming the file if it is damaged."""
+    def damaged(what):
+        return RunFolderError(f"{path} is damaged ({what}); python -m rigl_np train --resume "
+                              f"{Path(path).parent} writes it again from the checkpoint")
+
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        raise damaged(f"{type(e).__name__}: {e}") from None
+    shapes = {}
+    for key, value in arrays.items():
+        if key.endswith("@shape"):
+            if value.ndim != 1 or value.dtype.kind not in "iu" or (value < 0).any():
+                raise damaged(f"{key} is not a shape")
+            shapes[key[:-len("@shape")]] = tuple(int(d) for d in value)
+    out = {}
+    for key, packed in arrays.items():
+        name, _, step = key.rpartition("@")
+        if step == "shape":
+            continue
+        if name not in shapes or not step.isdigit():
+            raise damaged(f"unexpected key {key!r}")
+        size = math.prod(shapes[name])
+        if packed.dtype != np.uint8 or packed.shape != ((size + 7) // 8,):
+            raise damaged(f"{key} holds {packed.dtype} {packed.shape}, not the packed bits of a "
+                          f"{shapes[name]} mask")
+        bits = np.unpackbits(packed, count=size).astype(bool)
+        out.setdefault(int(step), {})[name] = bits.reshape(shapes[name])
     return dict(sorted(out.items()))

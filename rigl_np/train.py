@@ -10,8 +10,11 @@ the method classes:
 - ``method.after_step(step)``: re-masks weights and momentum, or updates masks (SET, SNFS,
   pruning).
 
-``method=None`` is plain dense training (what ``rigl_np.methods.Dense`` also does). The loop returns a ``TrainState`` (position and
-per-epoch records), which is also what a checkpoint stores to resume a run exactly.
+``method=None`` is plain dense training (what ``rigl_np.methods.Dense`` also does). The loop
+returns a ``TrainState`` (position and per-epoch records), which is also what a checkpoint stores
+to resume a run exactly; it keeps the learning rate of the last step, so an epoch whose last batch
+ran before a stop is recorded with the rate it was trained at. ``non_finite`` finds diverged
+arrays (the check made before every checkpoint).
 """
 from __future__ import annotations
 
@@ -21,15 +24,17 @@ from dataclasses import dataclass, field
 
 from rigl_np import backend
 from rigl_np.config import OptimConfig
+from rigl_np.errors import Failure
 from rigl_np.data import epoch_order, minibatches, num_batches
 from rigl_np.functional import softmax_cross_entropy
 from rigl_np.optim import SGD, Adam, learning_rate
 
 
 EVAL_BATCH = 1000                    # examples per evaluation forward pass
+LR_STEPS = 3                         # the "step" schedule: x0.1 after each third of training
 
 
-class NonFiniteLoss(RuntimeError):
+class NonFiniteLoss(Failure):
     """The training loss became inf or NaN; the run stops and keeps its last good checkpoint."""
 
 
@@ -43,6 +48,7 @@ class TrainState:
     correct: int = 0               # this epoch's correct predictions so far
     seconds: float = 0.0           # wall time of this epoch so far
     history: list = field(default_factory=list)   # one record per finished epoch
+    lr: float = None               # learning rate of the last step (None before the first)
 
     @property
     def last(self) -> dict:
@@ -57,6 +63,25 @@ def make_optimizer(params: dict, cfg: OptimConfig):
     if cfg.optimizer == "adam":
         return Adam(params, cfg.lr, weight_decay=cfg.weight_decay)
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose sgd or adam")
+
+
+def non_finite(arrays: dict) -> list:
+    """The names of the floating-point arrays in ``arrays`` that hold an inf or a NaN.
+
+    One dot product per array decides (x . x is finite exactly when every entry is, unless the
+    sum overflows); only an array whose dot product is not finite gets the exact element check.
+    """
+    bad = []
+    for name, a in arrays.items():
+        if a.dtype.kind != "f" or a.size == 0:
+            continue
+        xp = backend.array_module(a)
+        flat = a.ravel()                                               # (n,)
+        if math.isfinite(backend.to_scalar(xp.vdot(flat, flat))):
+            continue
+        if not bool(xp.isfinite(a).all()):
+            bad.append(name)
+    return bad
 
 
 def evaluate(model, x, y, batch_size: int = EVAL_BATCH):
@@ -108,22 +133,23 @@ def train(model, optimizer, data, cfg: OptimConfig, method=None, state=None, pro
     per_epoch = num_batches(n, cfg.batch_size)
     total_steps = cfg.epochs * per_epoch
     warmup = int(cfg.warmup_epochs * per_epoch)
+    step_size = -(-total_steps // LR_STEPS)                            # ceil: LR_STEPS - 1 decays
     while state.epoch < cfg.epochs:
         batches = minibatches(data.train_x, data.train_y, cfg.batch_size,
                               epoch_order(n, cfg.seed, state.epoch), start_batch=state.batch)
         started = time.perf_counter() - state.seconds
         for xb, yb in (progress(state.epoch, batches, per_epoch) if progress else batches):
             # 1. learning rate of this optimizer step (0-based for the schedule)
-            optimizer.lr = learning_rate(state.step, total_steps, cfg.lr, cfg.lr_schedule, warmup)
+            optimizer.lr = learning_rate(state.step, total_steps, cfg.lr, cfg.lr_schedule, warmup,
+                                         step_size)
             # 2. the step itself (batches counted from 1)
             loss, hits = train_step(model, optimizer, backend.asarray(xb), backend.asarray(yb),
                                     state.step + 1, method)
             loss = backend.to_scalar(loss)
             if not math.isfinite(loss):
-                raise NonFiniteLoss(f"the training loss became {loss} at batch {state.step + 1}; "
-                                    "lower --lr (or check the data); the last checkpoint is kept")
+                raise NonFiniteLoss(f"the training loss became {loss} at batch {state.step + 1}")
             # 3. bookkeeping, then the caller's hook (checkpoints, Ctrl-C)
-            state.step, state.batch = state.step + 1, state.batch + 1
+            state.step, state.batch, state.lr = state.step + 1, state.batch + 1, optimizer.lr
             state.loss_sum += loss * len(yb)
             state.correct += int(backend.to_scalar(hits))
             state.seconds = time.perf_counter() - started
@@ -131,7 +157,7 @@ def train(model, optimizer, data, cfg: OptimConfig, method=None, state=None, pro
                 return state
         # 4. evaluate and record the epoch
         test_loss, test_acc = evaluate(model, data.test_x, data.test_y)
-        record = {"epoch": state.epoch + 1, "lr": optimizer.lr, "train_loss": state.loss_sum / n,
+        record = {"epoch": state.epoch + 1, "lr": state.lr, "train_loss": state.loss_sum / n,
                   "train_accuracy": state.correct / n, "test_loss": test_loss,
                   "test_accuracy": test_acc, "seconds": time.perf_counter() - started}
         if method is not None:

@@ -36,8 +36,9 @@ def test_train_on_synthetic_writes_the_run_folder(tmp_path):
     (["--method", "lottery"], "invalid choice: 'lottery'"),
     (["--dataset", "imagenet"], "invalid choice: 'imagenet'"),
     (["--model", "cnn"], "--model cnn expects 3x32x32 images"),
-    (["--epochs", "0"], "--epochs must be at least 1"),
-    (["--grad-accumulation", "100"], "--grad-accumulation must lie in [1, delta_t)"),
+    (["--epochs", "0"], "--epochs must lie in [1, 100000]"),
+    (["--grad-accumulation", "100"], "--grad-accumulation 100 must be below --delta-t 100"),
+    (["--delta-t", "1"], "rigl skips the optimizer step on those"),
 ])
 def test_bad_options_exit_2_with_one_clear_line(args, message):
     result = _run("train", *args)
@@ -46,14 +47,27 @@ def test_bad_options_exit_2_with_one_clear_line(args, message):
     assert "Traceback" not in result.stderr
 
 
-def test_missing_data_is_one_clear_message_not_a_traceback(tmp_path):
-    env_free = ["train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--epochs", "1"]
-    result = subprocess.run([sys.executable, "-m", "rigl_np", *env_free], capture_output=True,
-                            text=True, timeout=120,
-                            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
-    assert result.returncode == 1
-    assert "Traceback" not in result.stderr
-    assert str(tmp_path) in result.stderr
+def test_missing_data_is_a_clear_message_not_a_traceback(tmp_path, monkeypatch, capsys):
+    from rigl_np.data import sources
+
+    def offline(url, out):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(sources, "fetch_url", offline)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("RIGL_NP_DATA", raising=False)
+    code = main(["train", "--dataset", "mnist", "--epochs", "1", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert str(tmp_path / "cache" / "rigl_np" / "mnist") in err
+    assert err.splitlines()[-1].startswith("error: MNIST not found. To get it:")
+
+
+def test_a_data_dir_without_the_data_is_refused_not_replaced_by_another_copy(tmp_path):
+    result = _run("train", "--data-dir", str(tmp_path), "--epochs", "1",
+                  "--out", str(tmp_path / "r"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"--data-dir {tmp_path} (or its fashion-mnist subfolder) has none of" in result.stderr
 
 
 def test_help_lists_every_option_group():
@@ -77,7 +91,7 @@ def test_compare_writes_the_table_reuses_finished_runs_and_refuses_stale_ones(tm
     again = _run(*args)
     assert "2 done before, 0 to run" in again.stdout
     stale = _run(*args[:-4], "--delta-t", "20", "--out", str(tmp_path))
-    assert stale.returncode == 1 and "holds a run with other settings (sparse.delta_t)" in stale.stderr
+    assert stale.returncode == 2 and "holds a run with other settings (sparse.delta_t)" in stale.stderr
 
 
 def test_cupy_backend_without_a_gpu_exits_2_with_advice():

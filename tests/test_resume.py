@@ -81,10 +81,11 @@ def test_killed_and_resumed_run_matches_uninterrupted_run_bit_for_bit(tmp_path, 
     assert metrics == ref_metrics
 
 
-def test_resume_of_a_folder_without_checkpoint_is_a_clear_error(tmp_path):
+def test_resume_of_a_folder_without_a_run_is_a_clear_error(tmp_path):
     proc = _train("--resume", str(tmp_path))
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 2 and "no config.json and checkpoint.npz" in err
+    assert proc.returncode == 2 and "no run there (no config.json)" in err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path):
@@ -94,7 +95,44 @@ def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp
     assert proc.returncode == 1
     assert "the training loss became" in err and "Traceback" not in err
     with np.load(tmp_path / "run" / "checkpoint.npz", allow_pickle=False) as f:
-        assert all(np.isfinite(f[k]).all() for k in f.files if k.startswith("param/"))
+        step = json.loads(str(f["json"]))["state"]["step"]
+        assert all(np.isfinite(f[k]).all() for k in f.files if k != "json")
+    assert f"the last finite checkpoint, {tmp_path / 'run' / 'checkpoint.npz'} (batch {step})" in err
+
+
+def test_weights_that_overflow_before_the_loss_does_are_never_checkpointed(tmp_path, monkeypatch,
+                                                                         capsys):
+    """The finite check runs before every checkpoint, not only on the loss: weights made inf
+    by a step whose loss was still finite stop the run, and the message says that no
+    checkpoint was written (none was due yet)."""
+    from rigl_np import cli, train
+
+    real_step = train.train_step
+
+    def overflowing_step(model, optimizer, xb, yb, step, method=None):
+        out = real_step(model, optimizer, xb, yb, step, method)
+        if step == 3:
+            model.params()["fc2.weight"][0, 0] = np.inf
+        return out
+
+    monkeypatch.setattr(train, "train_step", overflowing_step)
+    code = cli.main(["train", "--dataset", "synthetic", "--epochs", "1", "--batch-size", "500",
+                     "--checkpoint-every", "3", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 1 and not (tmp_path / "run" / "checkpoint.npz").exists()
+    assert "fc2.weight became inf or NaN by batch 3" in err
+    assert "no checkpoint was written before that" in err and "Traceback" not in err
+
+
+def test_non_finite_check_finds_inf_and_nan_and_accepts_large_finite_values():
+    from rigl_np.train import non_finite
+
+    big = np.full(1000, 3e38, np.float32)                  # x . x overflows, every x is finite
+    nan, inf = np.zeros((4, 5), np.float32), np.ones(3, np.float32)
+    nan[2, 3], inf[1] = np.nan, -np.inf
+    arrays = {"big": big, "nan": nan, "inf": inf, "ok": np.ones(7, np.float32),
+              "mask": np.ones(3, bool), "empty": np.zeros(0, np.float32)}
+    assert non_finite(arrays) == ["nan", "inf"]
 
 
 @pytest.mark.parametrize("method_name,extra", [("snfs", {}), ("rigl", {"grad_accumulation": 3}),

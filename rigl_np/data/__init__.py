@@ -20,13 +20,46 @@ This package is host-side: it imports NumPy directly (the trainer moves batches 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+from . import cifar10, mnist
 from .cifar10 import load_cifar10
-from .dataset import DataError, DataNotFoundError, Dataset
+from .dataset import DataDirError, DataError, DataNotFoundError, Dataset
 from .loader import channel_stats, epoch_order, minibatches, normalize, num_batches
 from .mnist import FASHION_MNIST, MNIST, load_idx_source
 from .synthetic import make_synthetic
 
 DATASETS = ("fashion-mnist", "mnist", "cifar10", "synthetic")
+_IDX = {"fashion-mnist": FASHION_MNIST, "mnist": MNIST}
+
+
+def check_data_dir(name: str, data_dir) -> None:
+    """Raise ``DataDirError`` unless ``data_dir`` (a ``--data-dir``) holds data set ``name``.
+
+    ``load_dataset`` searches on past a ``data_dir`` that lacks the files (``sources``); a user
+    who names a folder means that copy, so the command line checks it first and says what is
+    missing instead of silently training on another copy.
+    """
+    folder = Path(data_dir).expanduser()
+    if not folder.is_dir():
+        what = "is a file" if folder.exists() else "does not exist"
+        raise DataDirError(f"--data-dir {data_dir} {what}; give the folder that holds the "
+                           f"{name} files, or leave --data-dir out to use the usual places")
+    if name in _IDX:
+        source = _IDX[name]
+        found = max((len(mnist.find_files(p)) for p in (folder, folder / source.folder)))
+        if found == len(mnist.FILES):
+            return
+        wanted = ", ".join(f"{base}[.gz]" for base in mnist.FILES.values())
+        detail = f"has only {found} of the {len(mnist.FILES)} files" if found else "has none of"
+    else:
+        places = (folder, folder / "cifar10")
+        if any(cifar10.find_batches(p) or (p / cifar10.ARCHIVE).is_file() for p in places):
+            return
+        wanted = f"{cifar10.ARCHIVE_DIR}/*.bin or {cifar10.ARCHIVE}"
+        detail = "has none of"
+    raise DataDirError(f"--data-dir {data_dir} (or its {name} subfolder) {detail} {wanted}; "
+                       "put the files there, or leave --data-dir out to use the usual places")
 
 
 def load_dataset(name: str, data_dir=None, download: bool = True) -> Dataset:
@@ -47,6 +80,7 @@ def load_dataset(name: str, data_dir=None, download: bool = True) -> Dataset:
     raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
 
 
-__all__ = ["DATASETS", "DataError", "DataNotFoundError", "Dataset", "channel_stats",
+__all__ = ["DATASETS", "DataDirError", "DataError", "DataNotFoundError", "Dataset",
+           "channel_stats", "check_data_dir",
            "epoch_order", "load_dataset", "make_synthetic", "minibatches", "normalize",
            "num_batches"]

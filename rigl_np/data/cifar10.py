@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rigl_np.atomic import atomic_file
+from rigl_np.atomic import atomic_file, lock_folder, remove_stale
 
 from . import sources
 from .dataset import DataError, DataNotFoundError, Dataset, check_split
@@ -87,10 +87,14 @@ def extract_batches(archive: Path, dest: Path) -> None:
     sources.check_digest(archive, "md5", ARCHIVE_MD5, str(archive),
                          "it is corrupt or not the official CIFAR-10 binary archive: delete it "
                          "and download it again")
-    # 2. Read only the expected members, then 3. write each under our own name.
-    for name, payload in _read_members(archive).items():
-        with atomic_file(dest / name, suffix=".part") as out:
-            out.write(payload)
+    # 2. Read only the expected members, then 3. write each under our own name (in a locked
+    #    folder, cleared of what a killed extraction left).
+    payloads = _read_members(archive)
+    with lock_folder(dest, "data cache", wait=True):
+        remove_stale(dest)
+        for name, payload in payloads.items():
+            with atomic_file(dest / name, suffix=".part") as out:
+                out.write(payload)
 
 
 def _check_download(path: Path, name: str) -> None:
@@ -138,8 +142,9 @@ def load_cifar10(data_dir=None, download: bool = True) -> Dataset:
         tried = "Downloading is switched off (download=False)."
     # 3. Nothing worked: say where we looked and how to get the data.
     raise DataNotFoundError(
-        f"CIFAR-10 not found. Looked for {ARCHIVE_DIR}/{{data_batch_1..5,test_batch}}.bin or "
+        f"Looked for {ARCHIVE_DIR}/{{data_batch_1..5,test_batch}}.bin or "
         f"{ARCHIVE} in:\n{sources.describe_places(places)}\n{tried}\n"
-        f"To get it: download {URL} (the binary version, not the Python one) and pass its folder "
+        f"CIFAR-10 not found. To get it: download {URL} (the binary version, not the Python one) "
+        "and pass its folder "
         "with --data-dir FOLDER; or set RIGL_NP_DATA=DIR and put it in DIR/cifar10; or allow the "
         "download (needs network access).")

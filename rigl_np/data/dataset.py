@@ -9,13 +9,18 @@ Errors are part of the interface:
   truncated payload, labels out of range, checksum mismatch). The message names the file and what
   to do, so a user never sees a NumPy traceback for a bad file.
 - ``DataNotFoundError`` (a ``DataError`` and a ``FileNotFoundError``): the data is nowhere to be
-  found and could not be downloaded. The message names every place searched and how to get it.
+  found and could not be downloaded. The message names every place searched and how to get it,
+  in its last line.
+- ``DataDirError`` (a ``DataError`` and a ``rigl_np.errors.UsageError``): the ``--data-dir`` the
+  user gave does not hold the data set (``rigl_np.data.check_data_dir``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from rigl_np.errors import UsageError
 
 
 class DataError(ValueError):
@@ -24,6 +29,10 @@ class DataError(ValueError):
 
 class DataNotFoundError(DataError, FileNotFoundError):
     """The data set is in none of the searched places and could not be downloaded."""
+
+
+class DataDirError(DataError, UsageError):
+    """The ``--data-dir`` given does not hold the data set (bad input: exit 2)."""
 
 
 @dataclass

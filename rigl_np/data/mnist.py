@@ -174,6 +174,5 @@ def load_idx_source(source: IdxSource, data_dir=None, download: bool = True) -> 
         f"set RIGL_NP_DATA=DIR and put the files in DIR/{source.folder}",
         f"or allow the download from {source.mirrors[0]} (needs network access)"]
     raise DataNotFoundError(
-        f"{source.title} not found. Looked for {wanted} in:\n"
-        f"{sources.describe_places(places, notes)}\n{tried}\n"
-        "To get it: " + "; ".join(ways) + ".")
+        f"Looked for {wanted} in:\n{sources.describe_places(places, notes)}\n{tried}\n"
+        f"{source.title} not found. To get it: " + "; ".join(ways) + ".")

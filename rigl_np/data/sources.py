@@ -10,9 +10,12 @@ The first folder that holds every file wins. Only when none does is anything dow
 always into the user cache.
 
 A download never leaves a half-written or unverified file where a later run would find it:
-1. fetch into a temporary file in the destination folder (hidden name, ``.part`` suffix);
-2. run the data set's check on it (checksum and format); any failure deletes the temporary file;
-3. rename it onto the final name, atomically (``rigl_np.atomic``).
+1. lock the destination folder (two runs downloading at once take turns, and the second finds the
+   file in place) and delete the ``.part`` files a killed download left there;
+2. fetch into a temporary file in the destination folder (hidden name, ``.part`` suffix);
+3. run the data set's check on it (checksum and format); any failure (Ctrl-C included) deletes
+   the temporary file;
+4. rename it onto the final name, atomically (``rigl_np.atomic``).
 ``fetch_url`` is the only function that touches the network; tests replace it.
 """
 from __future__ import annotations
@@ -24,7 +27,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from rigl_np.atomic import atomic_file
+from rigl_np.atomic import atomic_file, lock_folder, remove_stale
 
 from .dataset import DataError
 
@@ -107,6 +110,15 @@ def download(urls, dest: Path, check) -> list[str]:
     answered, and an empty list on success. A file that arrives but fails ``check`` is deleted
     and its ``DataError`` propagates: a wrong file is an error, not a reason to try another host.
     """
+    with lock_folder(dest.parent, "data cache", wait=True):
+        remove_stale(dest.parent)
+        if dest.is_file():             # another run downloaded it while this one waited
+            return []
+        return _download(urls, dest, check)
+
+
+def _download(urls, dest: Path, check) -> list[str]:
+    """``download`` once the destination folder is locked."""
     failures = []
     for url in urls:
         def verified(tmp, url=url):
@@ -118,7 +130,7 @@ def download(urls, dest: Path, check) -> list[str]:
                                 "portal may have answered instead of the server), or fetch the "
                                 "file by hand and pass its folder with --data-dir") from None
 
-        # 1. Fetch into a hidden temporary file beside the destination; 2. verify it; 3. move it
+        # 2. Fetch into a hidden temporary file beside the destination; 3. verify it; 4. move it
         #    into place atomically (rigl_np.atomic).
         print(f"rigl_np: downloading {url} -> {dest}", file=sys.stderr)
         try:

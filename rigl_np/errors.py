@@ -1,0 +1,128 @@
+"""The error boundary of every command: an expected failure becomes a short message and an exit code.
+
+Host-side module. ``python -m rigl_np CMD`` runs each command inside ``boundary``; modules raise
+the exceptions below (or the standard ones in the table) and never print errors themselves.
+
+| exit | meaning                                                  | raised as                       |
+|------|----------------------------------------------------------|---------------------------------|
+| 0    | success                                                  |                                 |
+| 1    | a runtime failure: divergence, a full disk, a data set   | ``Failure``, ``DataError``,     |
+|      | that is corrupt or cannot be found or downloaded         | ``OSError`` (ENOSPC, EIO, ...)  |
+| 2    | bad input or usage: an option out of range, a damaged    | ``UsageError``, argparse,       |
+|      | run folder, a busy or unusable ``--out``                 | ``OSError`` about a path        |
+| 130  | interrupted (Ctrl-C)                                     | ``KeyboardInterrupt``,          |
+|      |                                                          | ``Interrupted``                 |
+
+The message goes to stderr, never stdout: at most a few lines, the last one naming the problem
+and what to do. ``RIGL_NP_DEBUG=1`` prints the traceback first, also for the failures handled
+here. Anything else (a bug) is one line too, saying so and how to see the traceback.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import sys
+import traceback
+
+OK, FAILURE, USAGE, INTERRUPTED = 0, 1, 2, 130
+
+# OSErrors that say the path the user chose cannot be used (exit 2); any other is a failure (1).
+PATH_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG,
+               errno.EROFS, errno.EACCES, errno.EPERM, errno.ELOOP}
+
+
+class UsageError(ValueError):
+    """Bad input: an option, a file or a folder that cannot be used as given (exit 2)."""
+
+
+class Failure(RuntimeError):
+    """A runtime failure: the input was fine but the work could not be done (exit 1)."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C stopped the work cleanly (after a checkpoint); the message says how to continue."""
+
+
+def debug() -> bool:
+    """True when ``RIGL_NP_DEBUG=1``: show tracebacks."""
+    return os.environ.get("RIGL_NP_DEBUG") == "1"
+
+
+def describe_os_error(e: OSError) -> str:
+    """"cannot write runs/x/checkpoint.npz: No space left on device": the path and the reason."""
+    where = f" {e.filename}" if e.filename else ""
+    also = f" -> {e.filename2}" if getattr(e, "filename2", None) else ""
+    advice = {errno.ENOSPC: "free some space and run the command again",
+              errno.EDQUOT: "free some space (quota) and run the command again",
+              errno.EROFS: "the file system is read-only: choose a writable folder",
+              errno.EACCES: "choose a folder you may write to",
+              errno.ENAMETOOLONG: "choose a shorter name",
+              errno.ENOTDIR: "a part of the path is a file, not a folder",
+              errno.EEXIST: "a file is in the way: choose another name"}.get(e.errno, "")
+    return f"{where}{also}: {e.strerror or e}" + (f"; {advice}" if advice else "")
+
+
+def exit_code(e: BaseException) -> int:
+    """The exit code of an exception that ends a command (see the table above)."""
+    from rigl_np.backend import BackendError
+    from rigl_np.data import DataError
+
+    if isinstance(e, (KeyboardInterrupt, Interrupted)):
+        return INTERRUPTED
+    if isinstance(e, (UsageError, BackendError)):
+        return USAGE
+    if isinstance(e, OSError) and not isinstance(e, DataError):
+        return USAGE if e.errno in PATH_ERRNOS else FAILURE
+    return FAILURE
+
+
+def message(e: BaseException) -> str:
+    """What the user reads for exception ``e``; "error: " marks the last line, which names the
+    problem (a long message puts its details first)."""
+    text = _text(e)
+    if not text.startswith("error: ") or "\n" not in text:
+        return text
+    *details, last = text[len("error: "):].splitlines()
+    return "\n".join(details + ["error: " + last])
+
+
+def _text(e: BaseException) -> str:
+    from rigl_np.data import DataError
+
+    if isinstance(e, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    if isinstance(e, Interrupted):
+        return str(e)
+    if isinstance(e, MemoryError):
+        return "error: out of memory; use a smaller --batch-size or model, or free memory"
+    if isinstance(e, OSError) and not isinstance(e, DataError):
+        return f"error: cannot use{describe_os_error(e)}"
+    if isinstance(e, (UsageError, Failure, DataError)) or type(e).__module__.startswith("rigl_np"):
+        return f"error: {e}"
+    return (f"error: internal error ({type(e).__name__}: {e}); this is a bug in rigl_np, please "
+            "report it with the command that caused it (RIGL_NP_DEBUG=1 shows the traceback)")
+
+
+def boundary(command, *args) -> int:
+    """Run ``command(*args)`` and return its exit code; an exception becomes a message on stderr
+    and the code of ``exit_code``. A second Ctrl-C while the message is printed is ignored."""
+    try:
+        return command(*args)
+    except (Exception, KeyboardInterrupt) as e:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            if debug():
+                traceback.print_exc()
+            print(message(e), file=sys.stderr, flush=True)
+            return exit_code(e)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def warn(text: str) -> None:
+    """A warning that does not stop the command (one line on stderr; the traceback when
+    debugging, if an exception is being handled)."""
+    if debug() and sys.exc_info()[0] is not None:
+        traceback.print_exc()
+    print(f"warning: {text}", file=sys.stderr, flush=True)

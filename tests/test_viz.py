@@ -526,3 +526,21 @@ def test_blas_threads_names_its_source(monkeypatch):
     assert viz.blas_threads().endswith("(the default: one per core)")
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert viz.blas_threads() == "3 (OMP_NUM_THREADS=3)"
+
+
+def test_points_of_other_distributions_are_hollow(tmp_path):
+    rows = results_table(tmp_path)
+    uniform = [{**r, "distribution": "uniform"} for r in rows if r["method"] == "rigl"]
+    ax = viz.plot_accuracy_vs_flops(rows + uniform).axes[0]
+    points = [l for l in ax.lines if len(l.get_xdata()) == 1]
+    red = [l.get_fillstyle() for l in points if l.get_color() == viz.METHOD_COLOURS["rigl"]]
+    assert sorted(red) == ["full", "full", "none", "none"]
+
+
+def test_small_masks_are_drawn_cell_by_cell():
+    rng = np.random.default_rng(0)
+    fig = viz.plot_masks({"conv2.weight": rng.random((16, 6, 5, 5)) < 0.1,
+                          "fc1.weight": rng.random((300, 784)) < 0.1})
+    small, large = (ax.images[0] for ax in fig.axes if ax.images)
+    assert small.get_interpolation() == "nearest"        # 16 rows on a 370-pixel panel: no blur
+    assert large.get_interpolation() == "antialiased"    # 784 columns on 440 pixels: grey = density

@@ -31,6 +31,7 @@ OTHER_METHOD = "tab:cyan"           # a method registered after this table was w
 DISTRIBUTION_LINES = {"erk": "-", "uniform": "--", "er": "-.", "uniform-first-dense": ":"}
 DISTRIBUTION_MARKERS = {"erk": "o", "uniform": "s", "er": "^", "uniform-first-dense": "D"}
 MASK_COLOURS = {"active": "black", "inactive": "white"}   # the Greys map at 1 and at 0
+DPI = 110                           # pixels per inch of a saved figure
 
 
 def method_colour(method: str) -> str:
@@ -68,7 +69,7 @@ def integer_x(ax, nbins: int = 5) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(nbins=nbins, integer=True))
 
 
-def save(fig: Figure, path, dpi: int = 110) -> Path:
+def save(fig: Figure, path, dpi: int = DPI) -> Path:
     """Write ``fig`` to ``path`` (the format from the suffix); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

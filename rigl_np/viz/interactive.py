@@ -8,8 +8,10 @@ replaces the figure in place (a display-handle update). The slider callback and 
 figure are one function, so executing a notebook headless exercises the callback too.
 
 No front-end is assumed (``live_front_end``) when ``RIGL_NP_SMOKE=1`` or ``RIGL_NP_STATIC=1`` is
-set, outside an IPython kernel, or when ipywidgets is not installed; the cell then prints one
-line saying which sliders it would have shown.
+set, outside an IPython kernel, when ipywidgets is not installed, or in a kernel started by
+nbclient (``jupyter nbconvert --execute``, papermill, the test suite), which keeps its history in
+memory (``--HistoryManager.hist_file=:memory:``) where a kernel behind a front-end keeps a file;
+the cell then prints one line saying which sliders it would have shown.
 """
 from __future__ import annotations
 
@@ -46,8 +48,8 @@ class Choice:
 
 
 def live_front_end() -> bool:
-    """Whether widgets would reach a person: an IPython kernel, ipywidgets, and neither
-    RIGL_NP_SMOKE=1 nor RIGL_NP_STATIC=1 in the environment."""
+    """Whether widgets would reach a person: neither RIGL_NP_SMOKE=1 nor RIGL_NP_STATIC=1 in the
+    environment, ipywidgets installed, an IPython kernel, and not one started by nbclient."""
     if "1" in (os.environ.get("RIGL_NP_SMOKE"), os.environ.get("RIGL_NP_STATIC")):
         return False
     try:
@@ -56,7 +58,9 @@ def live_front_end() -> bool:
     except ImportError:
         return False
     shell = get_ipython()
-    return shell is not None and hasattr(shell, "kernel")
+    if shell is None or not hasattr(shell, "kernel"):
+        return False
+    return str(getattr(shell.history_manager, "hist_file", "")) != ":memory:"
 
 
 @dataclass

@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
-from rigl_np.viz.common import mask_legend, new_figure, rows_view
+from rigl_np.viz.common import DPI, mask_legend, new_figure, rows_view
 
 
 def in_degree(mask, input_shape) -> np.ndarray:
@@ -32,15 +32,21 @@ def in_degree(mask, input_shape) -> np.ndarray:
 def plot_masks(masks: dict, title: str = ""):
     """One panel per layer: its mask as an (out, fan-in) image, black = active connection.
 
-    masks: ``{name: bool mask}``, e.g. one snapshot. A mask wider than the panel is averaged
-    down (antialiased), so grey is the local density. Conv masks (out, in, kh, kw) are shown as
+    masks: ``{name: bool mask}``, e.g. one snapshot. A mask with more rows or columns than the
+    panel has pixels is averaged down (antialiased), so grey is the local density; a smaller one
+    is drawn cell by cell (nearest), black or white. Conv masks (out, in, kh, kw) are shown as
     (out, in*kh*kw): a row is one output neuron's inputs, its columns the kernel positions of
     each input channel in turn. Titles give shape and density; a legend under the panels names
     the colours (``common.mask_legend``).
     """
-    fig, axes = new_figure(1, len(masks), panel=(4.0, 3.4))
+    panel = (4.0, 3.4)
+    fig, axes = new_figure(1, len(masks), panel=panel)
+    pixels = (panel[1] * DPI, panel[0] * DPI)                     # (rows, columns) of a panel
     for ax, (name, mask) in zip(axes[0], masks.items()):
-        ax.imshow(rows_view(mask), cmap="Greys", vmin=0, vmax=1, aspect="auto")
+        rows = rows_view(mask)
+        small = rows.shape[0] <= pixels[0] and rows.shape[1] <= pixels[1]
+        ax.imshow(rows, cmap="Greys", vmin=0, vmax=1, aspect="auto",
+                  interpolation="nearest" if small else "antialiased")
         ax.set_title(f"{name} {tuple(mask.shape)}\ndensity {mask.mean():.4f}", fontsize=9)
         ax.set_xlabel("input (fan-in)")
         ax.set_ylabel("output neuron")
@@ -64,19 +70,20 @@ def pick_steps(steps, n: int) -> list:
 
 
 def plot_in_degree(snapshots: dict, layer: str, input_shape, max_frames: int = 12,
-                   ncols: int = 6, vmax: int | None = None):
+                   ncols: int = 6, vmax: int | None = None, panel=(2.0, 2.4)):
     """A grid of in-degree heatmaps (``in_degree``) of ``layer``, one per snapshot step.
 
     At most ``max_frames`` steps (``pick_steps``), all on one colour scale from 0 to ``vmax``
     (default: the largest in-degree among them; pass ``max_in_degree(...)`` of all snapshots to
-    keep one scale while stepping through them), with one colour bar ("outgoing connections").
+    keep one scale while stepping through them), with one colour bar ("outgoing connections");
+    each frame ``panel`` inches.
     """
     steps = pick_steps(snapshots, max_frames)
     maps = [in_degree(snapshots[s][layer], input_shape) for s in steps]
     vmax = max(int(m.max()) for m in maps) if vmax is None else vmax
     ncols = min(ncols, len(steps))
     nrows = math.ceil(len(steps) / ncols)
-    fig, axes = new_figure(nrows, ncols, panel=(2.0, 2.4))
+    fig, axes = new_figure(nrows, ncols, panel=panel)
     for ax in axes.flat:
         ax.set_axis_off()
     for ax, step, degree in zip(axes.flat, steps, maps):

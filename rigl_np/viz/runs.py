@@ -194,8 +194,9 @@ SPARSITY_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 def plot_accuracy_vs_flops(rows: list):
     """Test accuracy (mean ± std) against training FLOPs as a multiple of dense (log x).
 
-    A series is a line in its method's colour; each point's marker is its sparsity, named in a
-    second legend, so no text sits on the points. The y range is ``accuracy_range``'s, with the
+    A series is a line in its method's colour and its distribution's style; each point's marker
+    is its sparsity, named in a second legend, so no text sits on the points (filled for ERK and
+    dense, hollow for the other distributions). The y range is ``accuracy_range``'s, with the
     same arrows for points outside it.
     """
     fig, axes = _model_axes(rows, panel=(6.5, 3.8))
@@ -208,8 +209,10 @@ def plot_accuracy_vs_flops(rows: list):
         x = [r["train_flops"] for r in group]
         acc, std = [r["accuracy_mean"] for r in group], [r["accuracy_std"] for r in group]
         ax.errorbar(x, acc, yerr=std, capsize=3, label=label, **style)
+        fill = "full" if style["linestyle"] == "-" else "none"      # ERK filled, others hollow
         for xi, a, r in zip(x, acc, group):
-            ax.plot(xi, a, marker[r["sparsity"]], color=style["color"], markersize=6)
+            ax.plot(xi, a, marker[r["sparsity"]], color=style["color"], markersize=6,
+                    fillstyle=fill)
         outside.append((model, (x, acc, std, label, style["color"])))
     for model, ax in axes.items():
         ax.set_xscale("log")

@@ -49,10 +49,15 @@ def atomic_file(path, suffix: str = ".tmp", verify=None):
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     try:
         os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with os.fdopen(fd, "wb") as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:            # a full disk says which file it could not write
+            if e.filename is not None:
+                raise
+            raise OSError(e.errno, e.strerror, str(path)) from e
         if verify is not None:
             verify(Path(tmp))
         os.replace(tmp, path)

@@ -181,8 +181,9 @@ def load_checkpoint(path, model, optimizer, method, identity=None, geometry=None
     # 1. the manifest (keys, shapes, dtypes, from the headers alone) and the JSON
     try:
         manifest = read_manifest(path)
+        plain_json = "json" in manifest and manifest["json"][1].kind == "U"
         with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(str(f["json"])) if "json" in manifest else {}
+            meta = json.loads(str(f["json"])) if plain_json else {}
     except readable as e:
         raise damaged(f"not a readable .npz ({type(e).__name__}: {e})") from None
     # 2. whose checkpoint it is, then whether its arrays fit these objects

@@ -191,12 +191,15 @@ def cmd_compare(args, parser) -> int:
     out = Path(base["run"].out or "results/compare")
     compare(base, out, models, methods, sparsities, _split(args.seeds, int, "seeds"),
             jobs=args.jobs)
-    from rigl_np.viz.report import comparison_figures
-    from rigl_np.viz.runs import read_results
 
-    runs = sorted(p.parent for p in out.glob("runs/*/metrics.json"))
-    figures = _figures(lambda: comparison_figures(runs, read_results(out / "results.csv"), out),
-                       "the comparison", f"python -m rigl_np plot {out}")
+    def plot():
+        from rigl_np.viz.report import comparison_figures
+        from rigl_np.viz.runs import read_results
+
+        runs = sorted(p.parent for p in out.glob("runs/*/metrics.json"))
+        return comparison_figures(runs, read_results(out / "results.csv"), out)
+
+    figures = _figures(plot, "the comparison", f"python -m rigl_np plot {out}")
     print(f"results: {out}/results.md and {out}/results.csv\n"
           f"figures: {', '.join(str(p) for p in figures)}")
     return 0
@@ -236,11 +239,14 @@ def cmd_train(args, parser) -> int:
             cfgs["sparse"] = dataclasses.replace(cfgs["sparse"], sparsity=0.0)
     _cupy_check(cfgs)
     metrics = run(cfgs, progress=epoch_logger(), overwrite=args.overwrite)
-    from rigl_np.viz import plot_runs
-
     run_dir = metrics["run_dir"]
-    figures = _figures(lambda: plot_runs([run_dir]), "the run",
-                       f"python -m rigl_np plot {run_dir}")
+
+    def plot():
+        from rigl_np.viz import plot_runs
+
+        return plot_runs([run_dir])
+
+    figures = _figures(plot, "the run", f"python -m rigl_np plot {run_dir}")
     print(f"test accuracy {metrics['test_accuracy']:.4f} at global density "
           f"{metrics['global_density']:.4f}\nrun folder: {run_dir}\n"
           f"figures ({len(figures)}): {', '.join(sorted(p.name for p in figures))}")

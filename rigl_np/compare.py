@@ -41,10 +41,11 @@ def _check_axes(models, methods, sparsities, seeds, jobs) -> None:
                          ("sparsities", sparsities), ("seeds", seeds)):
         if not values:
             raise errors.UsageError(f"--{name} is empty; give at least one value")
-        repeated = sorted({str(v) for v in values if list(values).count(v) > 1})
+        shown = [":".join(v) if isinstance(v, tuple) else str(v) for v in values]
+        repeated = sorted({v for v in shown if shown.count(v) > 1})
         if repeated:
-            raise errors.UsageError(f"--{name} repeats {', '.join(repeated)}; each value once "
-                                    "(repeated seeds would be counted as separate runs)")
+            raise errors.UsageError(f"--{name} repeats {', '.join(repeated)}; give each value "
+                                    "once (a repeated one would be run and counted twice)")
     if not isinstance(jobs, int) or jobs < 1:
         raise errors.UsageError(f"--jobs must be at least 1, got {jobs}")
 
@@ -147,19 +148,30 @@ def _check_same_settings(run_dir: Path, cfgs: dict) -> None:
                                 "--out folder")
 
 
-def _run_cell(cfgs: dict, overwrite: bool = False, worker: bool = False) -> dict:
+_STOP = None          # in a worker: the grid's "stop" event (``_init_worker``)
+
+
+def _init_worker(stop) -> None:
+    global _STOP
+    _STOP = stop
+
+
+def _run_cell(cfgs: dict, worker: bool = False) -> dict:
     """Run one cell in a worker (or in this process) and return its metrics.
 
     A worker process starts with Ctrl-C ignored (so one arriving while it waits for work ends
-    nothing); during its cell Ctrl-C acts as in ``train``: a checkpoint, then ``Interrupted``."""
+    nothing) and starts no cell once the grid was stopped (a cell already queued to it); during
+    its cell Ctrl-C acts as in ``train``: a checkpoint, then ``Interrupted``."""
     from rigl_np.experiment import run
 
     name = run_name(cfgs)
     if worker:
+        if _STOP.is_set():
+            raise KeyboardInterrupt
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        return run(cfgs, log=lambda line: print(f"    {name}: {line}", flush=True),
-                   overwrite=overwrite)
+        with errors.quiet_float_warnings():                # as the command's boundary does
+            return run(cfgs, log=lambda line: print(f"    {name}: {line}", flush=True))
     finally:
         if worker:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -170,10 +182,10 @@ def _run_serial(todo: list, log) -> list:
     from rigl_np.experiment import Diverged
 
     failed = []
-    for i, (cfgs, overwrite) in enumerate(todo, start=1):
+    for i, cfgs in enumerate(todo, start=1):
         log(f"[{i}/{len(todo)}] {run_name(cfgs)}")
         try:
-            _run_cell(cfgs, overwrite)
+            _run_cell(cfgs)
         except Diverged as e:
             failed.append((run_name(cfgs), e))
     return failed
@@ -191,11 +203,12 @@ def _run_parallel(todo: list, jobs: int, log) -> list:
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = threads               # inherited by the fresh worker processes
     context = multiprocessing.get_context("spawn")
+    stop = context.Event()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)     # inherited by the workers
     try:
-        pool = ProcessPoolExecutor(min(jobs, len(todo)), mp_context=context)
-        futures = {pool.submit(_run_cell, cfgs, overwrite, True): cfgs
-                   for cfgs, overwrite in todo}            # starts the workers
+        pool = ProcessPoolExecutor(min(jobs, len(todo)), mp_context=context,
+                                   initializer=_init_worker, initargs=(stop,))
+        futures = {pool.submit(_run_cell, cfgs, True): cfgs for cfgs in todo}   # starts workers
     finally:
         signal.signal(signal.SIGINT, previous)
     failed = []
@@ -213,6 +226,7 @@ def _run_parallel(todo: list, jobs: int, log) -> list:
                              "stopped ones resumed") from None
     except BaseException:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stop.set()
         log("stopping: waiting for the running cells to write their checkpoints")
         pool.shutdown(wait=True, cancel_futures=True)
         raise
@@ -233,22 +247,23 @@ def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, 
         raise errors.UsageError("--resume is for train; compare continues stopped runs itself: "
                                 "run the same compare command again")
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise errors.UsageError(f"{out} is a file, not a compare folder; choose another --out")
     cells = grid(base, models, methods, sparsities, seeds)
     with lock_folder(out, "compare folder"):
         remove_stale(out)
         # 1. which cells are done (a stopped grid resumes: finished cells are read, stopped
-        #    ones resumed, ones stopped before their first checkpoint started again)
+        #    ones resumed)
         todo = []
         for cfgs in cells:
             run_dir = out / "runs" / run_name(cfgs)
-            started = (run_dir / "config.json").exists()
+            started = (run_dir / "config.json").exists()       # written with its checkpoint
             if started:
                 _check_same_settings(run_dir, cfgs)
-            has_checkpoint = (run_dir / "checkpoint.npz").exists()
             cfgs["run"].out = str(run_dir)
-            cfgs["run"].resume = str(run_dir) if has_checkpoint else None
+            cfgs["run"].resume = str(run_dir) if started else None
             if not (run_dir / "metrics.json").exists():
-                todo.append((cfgs, started and not has_checkpoint))
+                todo.append(cfgs)
         log(f"{len(cells)} runs in the grid, {len(cells) - len(todo)} done before, "
             f"{len(todo)} to run")
         # 2. run the rest, one by one or in worker processes
@@ -259,10 +274,10 @@ def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, 
             raise errors.Interrupted("interrupted; the running cells saved checkpoints. Continue "
                                      "the grid with the same compare command") from None
         if failed:
-            lines = [f"{name}: {e}" for name, e in failed]
+            lines = [f"{name} diverged: {e.reason}" for name, e in failed]
             raise errors.Failure("\n".join(lines) + f"\n{len(failed)} of {len(cells)} runs "
-                                 "failed (above), so no table was written; fix them (delete "
-                                 "their folders to start them again) and rerun the command")
+                                 "diverged (above), so no table was written; with a lower --lr, "
+                                 "compare into a new --out")
         # 3. one row per run, then the table
         rows = [row_from(to_dict(cfgs), read_metrics(cfgs["run"].out)) for cfgs in cells]
         table = summarise(rows)

@@ -24,8 +24,11 @@ import os
 import signal
 import sys
 import traceback
+from contextlib import contextmanager
+import warnings
 
 OK, FAILURE, USAGE, INTERRUPTED = 0, 1, 2, 130
+FLOAT_WARNINGS = "(overflow|invalid value|divide by zero|underflow) encountered"
 
 # OSErrors that say the path the user chose cannot be used (exit 2); any other is a failure (1).
 PATH_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG,
@@ -104,11 +107,24 @@ def _text(e: BaseException) -> str:
             "report it with the command that caused it (RIGL_NP_DEBUG=1 shows the traceback)")
 
 
+@contextmanager
+def quiet_float_warnings():
+    """Silence NumPy's floating-point RuntimeWarnings in the ``with`` body, unless debugging."""
+    with warnings.catch_warnings():
+        if not debug():
+            warnings.filterwarnings("ignore", FLOAT_WARNINGS, RuntimeWarning)
+        yield
+
+
 def boundary(command, *args) -> int:
     """Run ``command(*args)`` and return its exit code; an exception becomes a message on stderr
-    and the code of ``exit_code``. A second Ctrl-C while the message is printed is ignored."""
+    and the code of ``exit_code``. A second Ctrl-C while the message is printed is ignored.
+
+    NumPy's floating-point warnings (overflow, invalid value) are silenced unless debugging: a
+    run that overflows is stopped and reported by the finite checks, in one message."""
     try:
-        return command(*args)
+        with quiet_float_warnings():
+            return command(*args)
     except (Exception, KeyboardInterrupt) as e:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:

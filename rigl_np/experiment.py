@@ -11,6 +11,8 @@ and at the end ``history.csv``, ``masks.npz`` and, last, ``metrics.json``. Steps
    with the same seed start from the same weights);
 4. build the method, the model it trains (narrowed for small-dense), the optimizer;
 5. resume from the run folder's checkpoint if asked (checked before use), else start afresh;
+   config.json is written with the first checkpoint, so a run folder that has one can resume
+   and a run stopped before its first checkpoint leaves no run files behind;
 6. train; before every checkpoint the parameters, optimizer state and method arrays are checked
    finite, and a divergence stops the run (``Diverged``) keeping the last finite checkpoint;
    Ctrl-C writes a checkpoint and stops cleanly (``Interrupted``);
@@ -57,7 +59,15 @@ class Interrupted(errors.Interrupted):
 
 
 class Diverged(errors.Failure):
-    """The loss or the weights became inf/NaN; the message names the checkpoint that is kept."""
+    """The loss or the weights became inf/NaN: ``reason`` says which, ``advice`` names the
+    checkpoint that is kept and what to do."""
+
+    def __init__(self, reason, advice):
+        super().__init__(f"the run diverged: {reason}; {advice}")
+        self.reason, self.advice = reason, advice
+
+    def __reduce__(self):                  # rebuilt from its arguments in a compare's parent
+        return Diverged, (self.reason, self.advice)
 
 
 @dataclasses.dataclass
@@ -97,8 +107,10 @@ def identity(cfgs) -> dict:
     return ident
 
 
-def epoch_logger(stream=sys.stdout):
-    """A progress wrapper: a tqdm bar per epoch on a terminal, nothing extra otherwise."""
+def epoch_logger(stream=None):
+    """A progress wrapper: a tqdm bar per epoch on a terminal (``stream``, default the current
+    ``sys.stdout``), nothing extra otherwise."""
+    stream = stream or sys.stdout
     if not stream.isatty():
         return None
     from tqdm import tqdm
@@ -128,8 +140,9 @@ def _resumed(out: Path, cfgs: dict):
     difference between ``cfgs`` and the saved run other than the learning rate."""
     saved, changes = read_config(out)
     if not (out / "checkpoint.npz").is_file():
-        raise RunFolderError(f"{out} has no checkpoint.npz to resume from; start the run again "
-                             f"with --out {out} --overwrite")
+        raise RunFolderError(f"{out} has no checkpoint.npz to resume from (was it moved or "
+                             f"deleted?); put it back, or start the run again with --out {out} "
+                             "--overwrite")
     given, before = identity(cfgs), identity(saved)
     differ = sorted(f"{group}.{key}" for group, values in given.items()
                     for key, value in values.items() if before[group][key] != value)
@@ -191,7 +204,6 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
                 f"(step {state.step})")
         else:
             changes = []
-            write_json(out / "config.json", to_dict(cfgs))
 
         # 6. train, checkpointing (finite state only) every checkpoint_every batches, every epoch
         #    and on Ctrl-C
@@ -204,6 +216,8 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
             if bad:
                 raise NonFiniteLoss(f"{', '.join(bad[:3])} became inf or NaN by batch {st.step}")
             save_checkpoint(checkpoint, model, optimizer, method, st, identity(cfgs))
+            if last_saved is None and not resume:  # config.json marks a run that can resume
+                write_json(out / "config.json", to_dict(cfgs))
             last_saved = st.step
 
         def on_batch(st):
@@ -232,7 +246,7 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
                                {n: m.shape for n, m in method.masks.items()})
             write_json(out / "metrics.json", metrics)
         except NonFiniteLoss as e:
-            raise Diverged(_diverged(e, out, checkpoint, last_saved, optim)) from e
+            raise Diverged(str(e), _diverged(out, checkpoint, last_saved, optim)) from e
         except OSError as e:
             raise errors.Failure(f"cannot write{errors.describe_os_error(e)}; "
                                  + _kept(out, checkpoint, last_saved)) from e
@@ -247,20 +261,19 @@ def method_arrays(method) -> dict:
 
 def _kept(out, checkpoint, last_saved) -> str:
     if last_saved is None:
-        return f"no checkpoint was written yet: start again with --out {out} --overwrite"
+        return "no checkpoint was written yet, so the run left nothing: run the command again"
     return (f"the last checkpoint, {checkpoint} (batch {last_saved}), is kept: continue with "
             f"python -m rigl_np train --resume {out}")
 
 
-def _diverged(e, out, checkpoint, last_saved, optim) -> str:
-    """The divergence message: what became non-finite, the checkpoint kept, what to do."""
+def _diverged(out, checkpoint, last_saved, optim) -> str:
+    """What a divergence leaves: the checkpoint kept (or none), and what to do."""
     lower = f"{optim.lr / 10:g}"
     if last_saved is None:
-        return (f"the run diverged: {e}; no checkpoint was written before that: start again "
-                f"with a lower learning rate (--lr {lower} --out {out} --overwrite)")
-    return (f"the run diverged: {e}; the last finite checkpoint, {checkpoint} (batch "
-            f"{last_saved}), is kept: resume it with a lower learning rate: "
-            f"python -m rigl_np train --resume {out} --lr {lower}")
+        return (f"no checkpoint was written before that, so the run left nothing: run the "
+                f"command again with a lower learning rate (e.g. --lr {lower})")
+    return (f"the last finite checkpoint, {checkpoint} (batch {last_saved}), is kept: resume it "
+            f"with a lower learning rate: python -m rigl_np train --resume {out} --lr {lower}")
 
 
 def _metrics(state, method, model, full, data, sparse, total_steps, out, changes) -> dict:

@@ -62,8 +62,7 @@ def claim(out, resume: bool = False, overwrite: bool = False):
         if present and not resume:
             if not overwrite:
                 keep = ("choose another --out" if "metrics.json" in present else
-                        f"continue it with python -m rigl_np train --resume {out}"
-                        if "checkpoint.npz" in present else "choose another --out")
+                        f"continue it with python -m rigl_np train --resume {out}")
                 what = ("a finished run" if "metrics.json" in present else
                         "a stopped run" if "checkpoint.npz" in present else
                         "a run stopped before its first checkpoint")

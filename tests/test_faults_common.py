@@ -1,0 +1,118 @@
+"""What every fault-injection test checks, and the run folders they damage.
+
+A fault (a bad option, a damaged file, a full disk, Ctrl-C) must end the command with its exit
+code (2 bad input, 1 runtime failure, 130 interrupted), a short message on stderr whose last line
+names the problem, no traceback, nothing on stdout that looks like an error, and every file that
+existed before byte-identical afterwards. ``outcome`` runs one command in this process (through
+``rigl_np.cli.main``, the error boundary included); ``assert_clean`` and ``assert_unchanged``
+are the checks. The suites are ``test_faults_train.py``, ``test_faults_compare_plot.py``,
+``test_faults_verify.py`` and ``test_faults_signals.py``.
+"""
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rigl_np.cli import main
+
+MAX_LINES = 12            # a long message (a data set not found) lists its places first
+RUN = ["--dataset", "synthetic", "--method", "rigl", "--sparsity", "0.8", "--epochs", "2",
+       "--batch-size", "500", "--delta-t", "4", "--checkpoint-every", "3"]
+
+
+def outcome(argv, capsys) -> tuple:
+    """(exit code, stdout, stderr) of ``python -m rigl_np *argv``, run in this process."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as e:                      # argparse's own usage errors
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_clean(code, err, expected: int, *phrases) -> str:
+    """Exit ``expected``, no traceback, a few lines whose last names the problem (``phrases``)."""
+    assert code == expected, err
+    assert "Traceback" not in err and 'File "' not in err, err
+    lines = err.strip().splitlines()
+    assert lines, "no message on stderr"
+    if code == 2 and lines[-1].startswith("python -m rigl_np"):     # argparse: usage, then error
+        assert ": error: " in lines[-1]
+    else:
+        assert len(lines) <= MAX_LINES, err
+        assert lines[-1].startswith(("error: ", "interrupted")), err
+    for phrase in phrases:
+        assert phrase in lines[-1], f"{phrase!r} not in the last line: {lines[-1]!r}"
+    return lines[-1]
+
+
+def snapshot(folder) -> dict:
+    """``{relative path: sha256}`` of every file under ``folder``."""
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def assert_unchanged(before: dict, folder) -> None:
+    """Every file of ``before`` is still there, byte for byte (new files are the caller's)."""
+    after = snapshot(folder)
+    changed = sorted(k for k, digest in before.items() if after.get(k) != digest)
+    assert not changed, f"changed or removed: {changed}"
+
+
+def make_run(folder: Path, *extra) -> Path:
+    """A finished run (rigl on the synthetic data, 2 epochs of 10 batches) in ``folder``,
+    trained through the CLI without its figures."""
+    from rigl_np import config
+    from rigl_np.cli import build_parser
+    from rigl_np.experiment import run
+
+    cfgs = config.from_namespace(build_parser().parse_args(["train", *RUN, *extra,
+                                                           "--out", str(folder)]))
+    run(cfgs, log=lambda line: None)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def finished(tmp_path_factory) -> Path:
+    """A finished run folder; copy it before damaging it (``copy_run``)."""
+    return make_run(tmp_path_factory.mktemp("faults") / "finished")
+
+
+def copy_run(source: Path, dest: Path, stopped: bool = False) -> Path:
+    """A copy of run folder ``source``; ``stopped``: without the files a finished run adds, so
+    that ``--resume`` has work to do (its checkpoint is the final one)."""
+    shutil.copytree(source, dest)
+    if stopped:
+        for name in ("metrics.json", "history.csv", "masks.npz"):
+            (dest / name).unlink()
+    return dest
+
+
+def python_m(*args, env=None, **kw) -> subprocess.Popen:
+    """``python -m rigl_np *args`` in its own process group (so a Ctrl-C reaches all of it)."""
+    return subprocess.Popen([sys.executable, "-m", "rigl_np", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True,
+                            env=dict(os.environ, OPENBLAS_NUM_THREADS="1", **(env or {})), **kw)
+
+
+def test_the_checks_catch_what_they_should(tmp_path, capsys):
+    """The helpers themselves: a traceback, a wrong code and a changed file are all caught."""
+    with pytest.raises(AssertionError):
+        assert_clean(1, 'Traceback (most recent call last):\n  File "x"\nerror: boom\n', 1)
+    with pytest.raises(AssertionError):
+        assert_clean(1, "error: boom\n", 2)
+    with pytest.raises(AssertionError):
+        assert_clean(2, "error: boom\n", 2, "bang")
+    (tmp_path / "a").write_text("1")
+    before = snapshot(tmp_path)
+    (tmp_path / "a").write_text("2")
+    with pytest.raises(AssertionError):
+        assert_unchanged(before, tmp_path)
+    code, out, err = outcome(["train", "--epochs", "0"], capsys)
+    assert_clean(code, err, 2, "--epochs must lie in [1, 100000], got 0")

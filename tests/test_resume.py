@@ -175,3 +175,31 @@ def test_checkpoint_round_trip_keeps_every_method_state(tmp_path, method_name, e
     for name, m in method.masks.items():
         assert np.array_equal(m, copy[2].masks[name]), name
     assert method.records.updates == copy[2].records.updates
+
+
+def test_ctrl_c_in_the_last_batch_of_an_epoch_resumes_with_the_right_history(tmp_path, monkeypatch,
+                                                                           capsys):
+    """Ctrl-C during an epoch's last batch stops with that epoch trained but not recorded; the
+    resumed run records it with the learning rate it was trained at (it used to record the
+    optimizer's initial rate), so metrics.json equals an uninterrupted run's."""
+    from rigl_np import cli, train
+
+    args = ["train", "--dataset", "synthetic", "--method", "set", "--epochs", "2",
+            "--batch-size", "500", "--delta-t", "3", "--checkpoint-every", "100"]
+    assert cli.main([*args, "--out", str(tmp_path / "ref")]) == 0
+    real_step = train.train_step
+
+    def ctrl_c_in_batch_10(model, optimizer, xb, yb, step, method=None):
+        if step == 10:                                   # the last of the first epoch's 10
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(model, optimizer, xb, yb, step, method)
+
+    monkeypatch.setattr(train, "train_step", ctrl_c_in_batch_10)
+    assert cli.main([*args, "--out", str(tmp_path / "run")]) == 130
+    assert "checkpoint saved at batch 10" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert cli.main(["train", "--resume", str(tmp_path / "run")]) == 0
+    ref, run = (_without_timing(json.loads((tmp_path / d / "metrics.json").read_text()))
+                for d in ("ref", "run"))
+    assert run["history"][0]["lr"] == ref["history"][0]["lr"] < 0.05
+    assert run == ref

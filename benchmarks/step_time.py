@@ -6,10 +6,13 @@ multiplies alone on the same shapes (the floor: everything else is overhead), th
 when torch is installed, the same model's PyTorch step at the same thread count.
 
 Also the sparse step between mask updates (RigL at ERK 90 %: masked gradients, re-masked weights
-and momentum) against the dense step of the same model.
+and momentum) against the dense step of the same model, and the finite check a run makes before
+every checkpoint (``rigl_np.train.non_finite`` over the RigL run's parameters, momentum and method
+arrays) as a fraction of one training step, and spread over the default 200 batches between
+checkpoints.
 
 Targets: MLP step <= 1.3x its floor, LeNet-5 step <= 2x its floor; MLP/PyTorch <= 1.0; the sparse
-step between updates <= 1.15x the dense step.
+step between updates <= 1.15x the dense step; the finite check <= 2 % of a training step.
 
     python benchmarks/step_time.py [--repeats 50]
 
@@ -65,13 +68,14 @@ def _median_times(fns: dict, repeats: int) -> dict:
 
 
 def _sparse_step(model_name, x, y):
-    """A RigL (ERK 90 %) training step that is not an update step, as a closure."""
+    """A RigL (ERK 90 %) training step that is not an update step, and the finite check of that
+    run's state, as two closures."""
     from rigl_np import backend
     from rigl_np.methods import RigL
     from rigl_np.models import build_model
     from rigl_np.optim import SGD
     from rigl_np.sparsity import layer_densities
-    from rigl_np.train import train_step
+    from rigl_np.train import non_finite, state_arrays, train_step
 
     model = build_model(model_name, (1, 28, 28), 10, backend.host_rng(0))
     shapes = {n: model.params()[n].shape for n in model.sparsifiable()}
@@ -79,7 +83,8 @@ def _sparse_step(model_name, x, y):
                   t_end=10**9)
     opt = SGD(model.params(), 0.01, momentum=0.9, weight_decay=1e-4)
     method.attach(model, opt)
-    return lambda: train_step(model, opt, x, y, 1, method)
+    return (lambda: train_step(model, opt, x, y, 1, method),
+            lambda: non_finite(state_arrays(model, opt, method)))
 
 
 def measure(model_name: str, repeats: int) -> dict:
@@ -98,9 +103,9 @@ def measure(model_name: str, repeats: int) -> dict:
     opt = SGD(model.params(), 0.01, momentum=0.9, weight_decay=1e-4)
     pairs = [(rng.random((m, k), dtype=np.float32), rng.random((k, n), dtype=np.float32))
              for m, k, n in MATMULS[model_name]]
-    fns = {"step": lambda: train_step(model, opt, x, y, 1),
-           "sparse_step": _sparse_step(model_name, x, y),
-           "floor": lambda: [a @ b for a, b in pairs]}
+    sparse_step, finite_check = _sparse_step(model_name, x, y)
+    fns = {"step": lambda: train_step(model, opt, x, y, 1), "sparse_step": sparse_step,
+           "floor": lambda: [a @ b for a, b in pairs], "finite_check": finite_check}
     times = _median_times(fns, repeats)
     # PyTorch in a round of its own: its OpenMP threads keep spinning for a while after each
     # call and compete for the second core with the NumPy functions timed after it (measured:
@@ -148,7 +153,8 @@ def main():
         return
     print(f"batch {BATCH}, median of {args.repeats} steps; times in ms")
     print(f"{'model':<10} {'threads':>7} {'step':>8} {'matmuls':>8} {'step/floor':>10} "
-          f"{'torch':>8} {'step/torch':>10} {'sparse':>8} {'sparse/step':>11}")
+          f"{'torch':>8} {'step/torch':>10} {'sparse':>8} {'sparse/step':>11} "
+          f"{'check':>7} {'check/step':>10} {'per 200':>8}")
     for model_name in MATMULS:
         for threads in (1, 2):
             env = dict(os.environ, **{v: str(threads) for v in
@@ -159,9 +165,11 @@ def main():
             r = json.loads(out.strip().splitlines()[-1])
             torch_ms = f"{r['torch'] * 1e3:8.2f}" if "torch" in r else f"{'-':>8}"
             torch_ratio = f"{r['step/torch']:10.2f}" if "torch" in r else f"{'-':>10}"
+            check = r["finite_check"] / r["sparse_step"]       # of the step it guards
             print(f"{model_name:<10} {threads:>7} {r['step'] * 1e3:8.2f} {r['floor'] * 1e3:8.2f} "
                   f"{r['step'] / r['floor']:10.2f} {torch_ms} {torch_ratio} "
-                  f"{r['sparse_step'] * 1e3:8.2f} {r['sparse_step'] / r['step']:11.2f}")
+                  f"{r['sparse_step'] * 1e3:8.2f} {r['sparse_step'] / r['step']:11.2f} "
+                  f"{r['finite_check'] * 1e3:7.3f} {100 * check:9.2f}% {100 * check / 200:7.3f}%")
 
 
 if __name__ == "__main__":

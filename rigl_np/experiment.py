@@ -42,7 +42,7 @@ from rigl_np.models import build_model, sparse_fan_in_init
 from rigl_np.runfolder import (RunFolderError, claim, read_config, save_snapshots,
                                write_history_csv, write_json)
 from rigl_np.sparsity import density_report
-from rigl_np.train import NonFiniteLoss, make_optimizer, non_finite, train
+from rigl_np.train import NonFiniteLoss, make_optimizer, non_finite, state_arrays, train
 
 
 class Interrupted(errors.Interrupted):
@@ -209,10 +209,7 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
         #    and on Ctrl-C
         def save(st):
             nonlocal last_saved
-            arrays = {**model.params(), **model.buffers(), **method_arrays(method)}
-            arrays.update({f"{n}/{slot}": a for n, slots in optimizer.state.items()
-                           for slot, a in slots.items()})
-            bad = non_finite(arrays)
+            bad = non_finite(state_arrays(model, optimizer, method))
             if bad:
                 raise NonFiniteLoss(f"{', '.join(bad[:3])} became inf or NaN by batch {st.step}")
             save_checkpoint(checkpoint, model, optimizer, method, st, identity(cfgs))
@@ -251,12 +248,6 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
             raise errors.Failure(f"cannot write{errors.describe_os_error(e)}; "
                                  + _kept(out, checkpoint, last_saved)) from e
     return metrics
-
-
-def method_arrays(method) -> dict:
-    """The method's floating-point arrays (gradient averages, EMAs), by "attr/layer"."""
-    return {f"{attr}/{n}": a for attr in method.extra_state
-            for n, a in getattr(method, attr).items()}
 
 
 def _kept(out, checkpoint, last_saved) -> str:

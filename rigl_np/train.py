@@ -65,6 +65,19 @@ def make_optimizer(params: dict, cfg: OptimConfig):
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose sgd or adam")
 
 
+def state_arrays(model, optimizer, method=None) -> dict:
+    """Every floating-point array a checkpoint saves, by name: parameters, buffers, optimizer
+    slots ("<param>/<slot>") and the method's own arrays ("<attr>/<layer>": EMAs, gradient
+    averages). What ``non_finite`` checks before every checkpoint."""
+    arrays = {**model.params(), **model.buffers()}
+    arrays.update({f"{n}/{slot}": a for n, slots in optimizer.state.items()
+                   for slot, a in slots.items()})
+    if method is not None:
+        arrays.update({f"{attr}/{n}": a for attr in method.extra_state
+                       for n, a in getattr(method, attr).items()})
+    return arrays
+
+
 def non_finite(arrays: dict) -> list:
     """The names of the floating-point arrays in ``arrays`` that hold an inf or a NaN.
 

@@ -2,8 +2,10 @@
 
 A Ctrl-C that arrives before the command's error boundary is in place (while Python imports the
 command line) or after it (while the interpreter shuts down) ends the process with exit code 130
-and one line, like one during the command; past the boundary further Ctrl-Cs are ignored.
+and one line, like one during the command; past the boundary further Ctrl-Cs are ignored, and a
+closed stdout (``| head``) is not reported a second time by the interpreter's last flush.
 """
+import os
 import signal
 import sys
 
@@ -15,4 +17,8 @@ except KeyboardInterrupt:
     print("interrupted (Ctrl-C)", file=sys.stderr)
     code = 130
 signal.signal(signal.SIGINT, signal.SIG_IGN)
+try:
+    sys.stdout.flush()
+except BrokenPipeError:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 sys.exit(code)

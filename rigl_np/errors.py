@@ -99,6 +99,8 @@ def _text(e: BaseException) -> str:
         return str(e)
     if isinstance(e, MemoryError):
         return "error: out of memory; use a smaller --batch-size or model, or free memory"
+    if isinstance(e, BrokenPipeError):
+        return "error: the output was closed (a broken pipe); the command stopped there"
     if isinstance(e, OSError) and not isinstance(e, DataError):
         return f"error: cannot use{describe_os_error(e)}"
     if isinstance(e, (UsageError, Failure, DataError)) or type(e).__module__.startswith("rigl_np"):
@@ -127,6 +129,8 @@ def boundary(command, *args) -> int:
             return command(*args)
     except (Exception, KeyboardInterrupt) as e:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if isinstance(e, BrokenPipeError):     # nothing more can reach stdout, not even a flush
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         try:
             if debug():
                 traceback.print_exc()

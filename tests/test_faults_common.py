@@ -116,3 +116,25 @@ def test_the_checks_catch_what_they_should(tmp_path, capsys):
         assert_unchanged(before, tmp_path)
     code, out, err = outcome(["train", "--epochs", "0"], capsys)
     assert_clean(code, err, 2, "--epochs must lie in [1, 100000], got 0")
+
+
+def test_debug_shows_the_traceback_of_a_handled_failure(tmp_path):
+    """RIGL_NP_DEBUG=1: the traceback first, the same one-line message last."""
+    (tmp_path / "config.json").write_text("{")
+    plain = python_m("train", "--resume", tmp_path)
+    debug = python_m("train", "--resume", tmp_path, env={"RIGL_NP_DEBUG": "1"})
+    (_, plain_err), (_, debug_err) = plain.communicate(timeout=60), debug.communicate(timeout=60)
+    assert plain.returncode == debug.returncode == 2
+    assert "Traceback" not in plain_err and "Traceback (most recent call last)" in debug_err
+    assert "config.json is not valid JSON" in plain_err.splitlines()[-1]
+    assert debug_err.splitlines()[-1] == plain_err.splitlines()[-1]
+
+
+def test_a_closed_stdout_is_one_line_not_a_traceback(tmp_path):
+    proc = python_m("train", "--dataset", "synthetic", "--epochs", "1", "--batch-size", "500",
+                    "--out", tmp_path / "run")
+    proc.stdout.close()                                  # as `| head -0` would
+    err = proc.stderr.read()
+    proc.wait(timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in err and "Exception ignored" not in err
+    assert err.strip().splitlines()[-1].startswith("error: ")

@@ -135,9 +135,13 @@ def test_killed_four_times_and_resumed_matches_the_uninterrupted_run(tmp_path, r
     run = tmp_path / "run"
     fresh = [*ARGS, "--method", method, *METHODS[method], "--out", run]
 
+    written = []                 # config.json as first written: no plain resume changes it
+
     def carry_on(kill="none:0"):
         """--resume; a run killed before its first checkpoint left nothing: start it again."""
         if (run / "config.json").exists():
+            written.append((run / "config.json").read_bytes())
+            assert written[-1] == written[0]
             return _start(["--resume", run], kill)
         assert not run.exists() or not [p for p in run.iterdir() if not p.name.startswith(".")]
         return _start(fresh, kill)
@@ -162,6 +166,7 @@ def test_killed_four_times_and_resumed_matches_the_uninterrupted_run(tmp_path, r
     code, err = _finish(carry_on())
     assert code == 0, err
     assert not list(run.glob(".*.tmp"))
+    assert (run / "config.json").read_bytes() == written[0] and len(written) >= 3
     arrays, meta, metrics = _final(run)
     ref_arrays, ref_meta, ref_metrics = references[method]
     assert arrays.keys() == ref_arrays.keys()

@@ -249,6 +249,8 @@ def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise errors.UsageError(f"{out} is a file, not a compare folder; choose another --out")
+    if (out / "config.json").exists():
+        raise errors.UsageError(f"{out} holds a run, not a compare grid; choose another --out")
     cells = grid(base, models, methods, sparsities, seeds)
     with lock_folder(out, "compare folder"):
         remove_stale(out)

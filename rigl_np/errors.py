@@ -102,7 +102,8 @@ def _text(e: BaseException) -> str:
     if isinstance(e, BrokenPipeError):
         return "error: the output was closed (a broken pipe); the command stopped there"
     if isinstance(e, OSError) and not isinstance(e, DataError):
-        return f"error: cannot use{describe_os_error(e)}"
+        verb = "write" if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO) else "use"
+        return f"error: cannot {verb}{describe_os_error(e)}"
     if isinstance(e, (UsageError, Failure, DataError)) or type(e).__module__.startswith("rigl_np"):
         return f"error: {e}"
     return (f"error: internal error ({type(e).__name__}: {e}); this is a bug in rigl_np, please "

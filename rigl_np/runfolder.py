@@ -56,6 +56,8 @@ def claim(out, resume: bool = False, overwrite: bool = False):
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise RunFolderError(f"{out} is a file, not a run folder; choose another --out")
+    if (out / "results.csv").exists() or (out / "runs").is_dir():
+        raise RunFolderError(f"{out} is a compare folder, not a run folder; choose another --out")
     with lock_folder(out, "run folder"):
         remove_stale(out)
         present = [name for name in RUN_FILES if (out / name).exists()]

@@ -71,6 +71,7 @@ FOLDERS = {
         lambda out: (out / "runs" / "lenet300-dense-seed0" / "metrics.json").write_text("[]"),
         [], 2, "lenet300-dense-seed0/metrics.json: expected a JSON object"),
     "--out is a file": (lambda out: None, "file", 2, "is a file, not a compare folder"),
+    "--out is a run folder": (lambda out: None, "run", 2, "holds a run, not a compare grid"),
 }
 
 
@@ -84,6 +85,8 @@ def test_a_compare_folder_that_cannot_be_reused(tmp_path, capsys, grid, case):
     if extra == "file":
         out, extra = tmp_path / "file", []
         out.write_text("x")
+    elif extra == "run":
+        out, extra = out / "runs" / "lenet300-dense-seed0", []
     before = snapshot(tmp_path)
     code, _, err = outcome([*args[:-1], out, *extra], capsys)
     assert_clean(code, err, expected, phrase)

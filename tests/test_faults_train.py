@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from test_faults_common import (RUN, assert_clean, assert_unchanged, copy_run, finished,  # noqa: F401
-                                make_run, outcome, snapshot)
+                                make_run, outcome, python_m, snapshot)
 
 FAST = ["--dataset", "synthetic", "--epochs", "1", "--batch-size", "500"]
 
@@ -110,12 +110,15 @@ def test_overwrite_replaces_a_finished_run(tmp_path, capsys, finished):
 
 @pytest.mark.parametrize("make,phrase", [
     (lambda tmp: tmp / "file", "is a file, not a run folder"),
+    (lambda tmp: tmp / "grid", "is a compare folder, not a run folder"),
     (lambda tmp: tmp / "file" / "run", "Not a directory"),
     (lambda tmp: tmp / ("x" * 300), "File name too long"),
     (lambda tmp: tmp / "nowhere", "no run there (no config.json)"),
 ])
 def test_an_out_or_resume_path_that_cannot_be_used(tmp_path, capsys, make, phrase):
     (tmp_path / "file").write_text("not a folder")
+    (tmp_path / "grid" / "runs").mkdir(parents=True)
+    (tmp_path / "grid" / "results.csv").write_text("model\n")
     before = snapshot(tmp_path)
     path = make(tmp_path)
     args = ["--resume", path] if path.name == "nowhere" else [*FAST, "--out", path]
@@ -410,3 +413,16 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@pytest.mark.parametrize("value,phrase", [("cupy", "needs CuPy and a CUDA device"),
+                                          ("bogus", "unknown backend 'bogus'")])
+def test_an_unusable_rigl_np_backend_variable(tmp_path, value, phrase):
+    from rigl_np.backend import cupy_available
+
+    if value == "cupy" and cupy_available():
+        pytest.skip("a GPU is present")
+    proc = python_m("train", *FAST, "--out", tmp_path / "run", env={"RIGL_NP_BACKEND": value})
+    _, err = proc.communicate(timeout=60)
+    assert_clean(proc.returncode, err, 2, f"(RIGL_NP_BACKEND={value})", phrase)
+    assert not (tmp_path / "run").exists()

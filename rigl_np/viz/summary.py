@@ -47,7 +47,7 @@ def _arrow(ax, text: str) -> None:
     arrow = ax.annotate("", xy=(1.2, 0.5), xytext=(1.03, 0.5), xycoords="axes fraction",
                         arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 2})
     label = ax.text(1.115, 0.55, text, transform=ax.transAxes, ha="center", va="bottom",
-                    fontsize=9)
+                    fontsize=8, zorder=10, bbox={"facecolor": "white", "edgecolor": "none"})
     for artist in (arrow, label):
         artist.set_in_layout(False)
 
@@ -74,7 +74,7 @@ def plot_rigl_in_one_picture(weight, mask, grad, step: int, alpha: float, delta_
     # 2. the four mask panels
     fig = Figure(figsize=(14, 7.5), layout="constrained")
     top, bottom = fig.subfigures(2, 1, height_ratios=(1, 0.9))
-    top.get_layout_engine().set(wspace=0.12)
+    top.get_layout_engine().set(wspace=0.22)
     panels = top.subplots(1, 4)
     titles = (f"1. mask: n = {result.n_active:,} active (whole layer)",
               f"2. drop the k = floor(f n) = {result.n_drop:,}\nactive with the smallest |W|",
@@ -89,7 +89,7 @@ def plot_rigl_in_one_picture(weight, mask, grad, step: int, alpha: float, delta_
     panels[0].set_ylabel("output neuron")
     for ax in panels[1:]:
         ax.tick_params(labelleft=False)                  # the same rows: room for the arrows
-    for ax, text in zip(panels, (f"f = {f:.3f}", "|G|", "W = 0")):
+    for ax, text in zip(panels, (f"f={f:.2f}", "|G|", "new\nW=0")):
         _arrow(ax, text)
     mask_legend(top, {c: CHANGE_COLOURS[c] for c in CATEGORIES[2:]}, loc="outside lower center",
                 fontsize=9)

@@ -55,7 +55,7 @@ def atomic_file(path, suffix: str = ".tmp", verify=None):
                 f.flush()
                 os.fsync(f.fileno())
         except OSError as e:            # a full disk says which file it could not write
-            if e.filename is not None:
+            if e.errno is None or e.filename is not None:
                 raise
             raise OSError(e.errno, e.strerror, str(path)) from e
         if verify is not None:

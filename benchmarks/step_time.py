@@ -12,7 +12,9 @@ arrays) as a fraction of one training step, and spread over the default 200 batc
 checkpoints.
 
 Targets: MLP step <= 1.3x its floor, LeNet-5 step <= 2x its floor; MLP/PyTorch <= 1.0; the sparse
-step between updates <= 1.15x the dense step; the finite check <= 2 % of a training step.
+step between updates <= 1.15x the dense step; the finite check, made once per checkpoint, <= 2 %
+of the training step it is spread over ("per 200": the default --checkpoint-every); "check/step"
+is one check against one step, what it would cost with --checkpoint-every 1.
 
     python benchmarks/step_time.py [--repeats 50]
 

@@ -12,6 +12,9 @@ import signal
 import sys
 import traceback
 
+from rigl_np.errors import by_ctrl_c, note_ctrl_c  # standard library only: it always imports
+
+note_ctrl_c()
 try:
     from rigl_np.cli import main
 
@@ -24,8 +27,10 @@ except Exception as e:                    # raised while importing rigl_np.cli (
         traceback.print_exc()
     where = (f" (RIGL_NP_BACKEND={os.environ['RIGL_NP_BACKEND']})"
              if "RIGL_NP_BACKEND" in os.environ else "")
-    print(f"error: rigl_np cannot start{where}: {e}", file=sys.stderr)
-    code = 2
+    interrupted = by_ctrl_c(e)                # an import that Ctrl-C cut short
+    print("interrupted (Ctrl-C)" if interrupted else f"error: rigl_np cannot start{where}: {e}",
+          file=sys.stderr)
+    code = 130 if interrupted else 2
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 try:
     sys.stdout.flush()

@@ -157,10 +157,10 @@ def _figures(write, what: str, again: str) -> list:
     """``write()``'s figures; a failure after the work itself is complete is only a warning."""
     try:
         return write()
-    except KeyboardInterrupt:
-        raise errors.Interrupted(f"interrupted while writing the figures; {what} is complete: "
-                                 f"{again} writes them") from None
-    except Exception as e:
+    except (Exception, KeyboardInterrupt) as e:
+        if errors.by_ctrl_c(e):
+            raise errors.Interrupted(f"interrupted while writing the figures; {what} is "
+                                     f"complete: {again} writes them") from None
         reason = errors.describe_os_error(e) if isinstance(e, OSError) else f": {e}"
         errors.warn(f"{what} is complete, but its figures were not written{reason}; "
                     f"{again} writes them")

@@ -66,12 +66,40 @@ def describe_os_error(e: OSError) -> str:
     return f"{where}{also}: {e.strerror or e}" + (f"; {advice}" if advice else "")
 
 
+_CTRL_C = []          # a Ctrl-C came (``note_ctrl_c``)
+
+
+def note_ctrl_c() -> None:
+    """From now on Ctrl-C raises KeyboardInterrupt as usual and is also remembered: C code that
+    is interrupted while importing (NumPy's import of ``datetime``) may replace the
+    KeyboardInterrupt by an ImportError that keeps no trace of it. ``python -m rigl_np`` calls
+    this first."""
+    def handler(signum, frame):
+        _CTRL_C.append(True)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+
+
+def by_ctrl_c(e: BaseException) -> bool:
+    """True when ``e`` is, or was raised while handling, a Ctrl-C, or follows one that
+    ``note_ctrl_c`` saw (a library that turns the KeyboardInterrupt of an interrupted import into
+    an ImportError)."""
+    if _CTRL_C:
+        return True
+    while e is not None:
+        if isinstance(e, (KeyboardInterrupt, Interrupted)):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
 def exit_code(e: BaseException) -> int:
     """The exit code of an exception that ends a command (see the table above)."""
     from rigl_np.backend import BackendError
     from rigl_np.data import DataError
 
-    if isinstance(e, (KeyboardInterrupt, Interrupted)):
+    if by_ctrl_c(e):
         return INTERRUPTED
     if isinstance(e, (UsageError, BackendError)):
         return USAGE
@@ -93,10 +121,10 @@ def message(e: BaseException) -> str:
 def _text(e: BaseException) -> str:
     from rigl_np.data import DataError
 
-    if isinstance(e, KeyboardInterrupt):
-        return "interrupted (Ctrl-C)"
     if isinstance(e, Interrupted):
         return str(e)
+    if by_ctrl_c(e):
+        return "interrupted (Ctrl-C)"
     if isinstance(e, MemoryError):
         return "error: out of memory; use a smaller --batch-size or model, or free memory"
     if isinstance(e, BrokenPipeError):

@@ -50,9 +50,12 @@ def _loaded(proc, library):
     return maps.exists() and library in maps.read_text()
 
 
-def test_ctrl_c_during_start_up(tmp_path):
+@pytest.mark.parametrize("library", ["numpy", "_multiarray_umath", "openblas"])
+def test_ctrl_c_during_start_up(tmp_path, library):
+    """While the command's imports load ``library`` (NumPy turns a Ctrl-C inside its own import
+    into an ImportError, which still counts as an interrupt)."""
     proc = python_m("train", *RUN, "--out", tmp_path / "run")
-    _wait_for(proc, lambda: _loaded(proc, "numpy"))          # importing the command
+    _wait_for(proc, lambda: _loaded(proc, library))
     code, out, err = _interrupt(proc)
     assert_clean(code, err, 130)
     _no_leftovers(tmp_path)

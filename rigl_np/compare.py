@@ -259,11 +259,11 @@ def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, 
         todo = []
         for cfgs in cells:
             run_dir = out / "runs" / run_name(cfgs)
-            started = (run_dir / "config.json").exists()       # written with its checkpoint
-            if started:
+            if (run_dir / "config.json").exists():
                 _check_same_settings(run_dir, cfgs)
             cfgs["run"].out = str(run_dir)
-            cfgs["run"].resume = str(run_dir) if started else None
+            resumable = (run_dir / "checkpoint.npz").exists()   # else it starts again there
+            cfgs["run"].resume = str(run_dir) if resumable else None
             if not (run_dir / "metrics.json").exists():
                 todo.append(cfgs)
         log(f"{len(cells)} runs in the grid, {len(cells) - len(todo)} done before, "

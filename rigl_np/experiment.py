@@ -10,9 +10,9 @@ and at the end ``history.csv``, ``masks.npz`` and, last, ``metrics.json``. Steps
 3. seed: one host RNG stream for initialisation, another for masks (so a dense and a sparse run
    with the same seed start from the same weights);
 4. build the method, the model it trains (narrowed for small-dense), the optimizer;
-5. resume from the run folder's checkpoint if asked (checked before use), else start afresh;
-   config.json is written with the first checkpoint, so a run folder that has one can resume
-   and a run stopped before its first checkpoint leaves no run files behind;
+5. resume from the run folder's checkpoint if asked (checked before use), else start afresh
+   and write config.json (a run stopped before its first checkpoint left only that: the same
+   command starts it again there);
 6. train; before every checkpoint the parameters, optimizer state and method arrays are checked
    finite, and a divergence stops the run (``Diverged``) keeping the last finite checkpoint;
    Ctrl-C writes a checkpoint and stops cleanly (``Interrupted``);
@@ -165,7 +165,7 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
     if resume:
         saved, changes, saved_lr = _resumed(out, cfgs)
     # 1. the run folder is ours until the run ends
-    with claim(out, resume=resume, overwrite=overwrite):
+    with claim(out, resume=resume, overwrite=overwrite, settings=to_dict(cfgs)):
         # 2. backend and data
         try:
             backend.set_backend(run_cfg.backend)
@@ -204,6 +204,7 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
                 f"(step {state.step})")
         else:
             changes = []
+            write_json(out / "config.json", to_dict(cfgs))
 
         # 6. train, checkpointing (finite state only) every checkpoint_every batches, every epoch
         #    and on Ctrl-C
@@ -213,8 +214,6 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
             if bad:
                 raise NonFiniteLoss(f"{', '.join(bad[:3])} became inf or NaN by batch {st.step}")
             save_checkpoint(checkpoint, model, optimizer, method, st, identity(cfgs))
-            if last_saved is None and not resume:  # config.json marks a run that can resume
-                write_json(out / "config.json", to_dict(cfgs))
             last_saved = st.step
 
         def on_batch(st):
@@ -252,7 +251,7 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
 
 def _kept(out, checkpoint, last_saved) -> str:
     if last_saved is None:
-        return "no checkpoint was written yet, so the run left nothing: run the command again"
+        return "no checkpoint was written yet: run the same command again to start afresh"
     return (f"the last checkpoint, {checkpoint} (batch {last_saved}), is kept: continue with "
             f"python -m rigl_np train --resume {out}")
 
@@ -261,8 +260,8 @@ def _diverged(out, checkpoint, last_saved, optim) -> str:
     """What a divergence leaves: the checkpoint kept (or none), and what to do."""
     lower = f"{optim.lr / 10:g}"
     if last_saved is None:
-        return (f"no checkpoint was written before that, so the run left nothing: run the "
-                f"command again with a lower learning rate (e.g. --lr {lower})")
+        return (f"no checkpoint was written before that: start it again with a lower learning "
+                f"rate (e.g. --lr {lower} --out {out} --overwrite)")
     return (f"the last finite checkpoint, {checkpoint} (batch {last_saved}), is kept: resume it "
             f"with a lower learning rate: python -m rigl_np train --resume {out} --lr {lower}")
 

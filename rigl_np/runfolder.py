@@ -44,14 +44,23 @@ class RunFolderError(UsageError):
     """A run folder, or one of its files, that cannot be used; the message names it."""
 
 
+def _settings(saved) -> dict:
+    """A config.json's settings without its folder (the same run may be named two ways)."""
+    if not isinstance(saved, dict) or not isinstance(saved.get("run"), dict):
+        return {}
+    return {**saved, "run": {k: v for k, v in saved["run"].items() if k not in ("out", "resume")}}
+
+
 @contextmanager
-def claim(out, resume: bool = False, overwrite: bool = False):
+def claim(out, resume: bool = False, overwrite: bool = False, settings: dict | None = None):
     """Hold run folder ``out`` (created if missing) for one run, for the ``with`` body.
 
     1. lock it, so a second process writing the same folder stops at once;
     2. remove the temporary files of a killed writer;
     3. unless resuming: refuse a folder that already holds a run, or with ``overwrite`` delete
-       that run's files (``RUN_FILES``; figures are rewritten by the new run).
+       that run's files (``RUN_FILES``; figures are rewritten by the new run). A run that
+       stopped before its first checkpoint left only its config.json: the same run
+       (``settings``, the new config.json's content) may start there again.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -61,13 +70,20 @@ def claim(out, resume: bool = False, overwrite: bool = False):
     with lock_folder(out, "run folder"):
         remove_stale(out)
         present = [name for name in RUN_FILES if (out / name).exists()]
+        if present == ["config.json"] and settings is not None and not resume:
+            try:
+                if _settings(read_json(out / "config.json")) == _settings(settings):
+                    present = []                # the same run, started again from nothing
+            except RunFolderError:
+                pass                            # damaged: refused below like any other
         if present and not resume:
             if not overwrite:
                 keep = ("choose another --out" if "metrics.json" in present else
-                        f"continue it with python -m rigl_np train --resume {out}")
+                        f"continue it with python -m rigl_np train --resume {out}"
+                        if "checkpoint.npz" in present else "choose another --out")
                 what = ("a finished run" if "metrics.json" in present else
                         "a stopped run" if "checkpoint.npz" in present else
-                        "a run stopped before its first checkpoint")
+                        "a run with other settings, stopped before its first checkpoint")
                 raise RunFolderError(f"{out} already holds {what} ({', '.join(present)}); "
                                      f"{keep}, or replace it with --overwrite")
             for name in present:

@@ -347,8 +347,28 @@ def test_a_diverging_run_keeps_its_last_finite_checkpoint_and_resumes_with_a_new
 def test_a_run_diverging_before_its_first_checkpoint_says_none_was_written(tmp_path, capsys):
     code, _, err = outcome(["train", *FAST, "--method", "dense", "--lr", "1e6",
                             "--out", tmp_path / "run"], capsys)
-    assert_clean(code, err, 1, "the run diverged", "no checkpoint was written before that")
-    assert list((tmp_path / "run").iterdir()) == []       # the same command may run again
+    assert_clean(code, err, 1, "the run diverged", "no checkpoint was written before that",
+                 f"--out {tmp_path / 'run'} --overwrite")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json"]
+    code, _, err = outcome(["train", *FAST, "--method", "dense", "--out", tmp_path / "run",
+                            "--overwrite"], capsys)
+    assert code == 0, err
+
+
+def test_a_run_stopped_before_its_first_checkpoint_starts_again_with_the_same_command(
+        tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    args = ["train", *RUN, "--out", run]
+    from rigl_np import config
+    from rigl_np.cli import build_parser
+
+    cfgs = config.from_namespace(build_parser().parse_args([str(a) for a in args]))
+    (run / "config.json").write_text(json.dumps(config.to_dict(cfgs)))   # all a kill left
+    code, _, err = outcome([*args, "--seed", "1"], capsys)
+    assert_clean(code, err, 2, "a run with other settings, stopped before its first checkpoint")
+    code, _, err = outcome(args, capsys)
+    assert code == 0, err
 
 
 # --- leftovers and data folders --------------------------------------------------------------

@@ -24,9 +24,7 @@ import argparse
 import math
 import os
 import pathlib
-import statistics
 import sys
-import time
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--threads", type=int, default=2, help="BLAS threads (default 2)")
@@ -43,10 +41,14 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(args.threads)  # before NumPy loads its BLAS
 
 import numpy as np  # noqa: E402
-from threadpoolctl import threadpool_info  # noqa: E402
+try:
+    from threadpoolctl import threadpool_info  # what BLAS really loaded, when installed
+except ImportError:
+    threadpool_info = None
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from rigl_np.srigl import CondensedLinear, srigl_budget  # noqa: E402
+from rigl_np.timing import round_robin  # noqa: E402
 
 try:
     import scipy.sparse as sparse
@@ -128,14 +130,8 @@ def median_times(functions: dict, x, repeats: int) -> dict:
     reference = results["dense"]
     for name, y in results.items():  # every variant computes the same function
         np.testing.assert_allclose(y, reference, rtol=2e-3, atol=2e-3, err_msg=name)
-    times = {name: [] for name in functions}
-    for _ in range(repeats):
-        for name, f in functions.items():
-            evict()
-            start = time.perf_counter()
-            f(x)
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return round_robin({name: (lambda f=f: f(x)) for name, f in functions.items()}, repeats,
+                       warmup=0, before_each=evict)
 
 
 _FLUSH = np.zeros(16 << 20, dtype=np.float32)   # 64 MB
@@ -220,7 +216,8 @@ def plot(rows, path: pathlib.Path, load: float):
 
 
 def main():
-    blas = [(i["internal_api"], i["num_threads"]) for i in threadpool_info()]
+    blas = ([(i["internal_api"], i["num_threads"]) for i in threadpool_info()]
+            if threadpool_info else "threadpoolctl not installed")
     load = os.getloadavg()[0]
     print(f"BLAS threads: {args.threads} requested; loaded: {blas}; NumPy {np.__version__}; "
           f"SciPy CSR: {'yes' if sparse is not None else 'not installed'}; load average before "

@@ -54,21 +54,6 @@ MATMULS = {
 }
 
 
-def _median_times(fns: dict, repeats: int) -> dict:
-    """Median seconds of each function, timed in turn (round-robin) so that the machine's
-    drifting speed (shared, noisy) affects every function alike and the ratios stay fair."""
-    for fn in fns.values():
-        for _ in range(3):
-            fn()
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: sorted(t)[len(t) // 2] for name, t in times.items()}
-
-
 def _sparse_step(model_name, x, y):
     """A RigL (ERK 90 %) training step that is not an update step, and the finite check of that
     run's state, as two closures."""
@@ -96,6 +81,7 @@ def measure(model_name: str, repeats: int) -> dict:
     from rigl_np import backend
     from rigl_np.models import build_model
     from rigl_np.optim import SGD
+    from rigl_np.timing import round_robin
     from rigl_np.train import train_step
 
     rng = np.random.default_rng(0)
@@ -108,13 +94,13 @@ def measure(model_name: str, repeats: int) -> dict:
     sparse_step, finite_check = _sparse_step(model_name, x, y)
     fns = {"step": lambda: train_step(model, opt, x, y, 1), "sparse_step": sparse_step,
            "floor": lambda: [a @ b for a, b in pairs], "finite_check": finite_check}
-    times = _median_times(fns, repeats)
+    times = round_robin(fns, repeats, warmup=3)
     # PyTorch in a round of its own: its OpenMP threads keep spinning for a while after each
     # call and compete for the second core with the NumPy functions timed after it (measured:
     # in one shared round the MLP's sparse/dense ratio at 2 threads read 1.69, alone 1.08-1.10).
     torch_step = _torch_step(model_name, x, y)
     if torch_step is not None:
-        against = _median_times({"torch": torch_step, "step": fns["step"]}, repeats)
+        against = round_robin({"torch": torch_step, "step": fns["step"]}, repeats, warmup=3)
         times["torch"], times["step/torch"] = against["torch"], against["step"] / against["torch"]
     return times
 

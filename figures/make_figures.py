@@ -61,8 +61,10 @@ def run_configs() -> dict:
 
 
 def rigl_run(cfgs) -> None:
-    """1. The real run into RUN (reused when finished)."""
+    """1. The real run into RUN (reused when finished, continued when it was stopped)."""
     if not (RUN / "metrics.json").exists():
+        if (RUN / "checkpoint.npz").exists():
+            cfgs["run"].resume = str(RUN)
         run(cfgs)
 
 

@@ -25,6 +25,7 @@ from rigl_np.data.loader import NORMALIZE_MODES
 from rigl_np.errors import UsageError
 from rigl_np.methods.dynamic import DenseGradientGrowth
 from rigl_np.models import MODELS
+from rigl_np.optim import LR_SCHEDULES, OPTIMIZERS
 from rigl_np.rigl.schedule import SCHEDULES as DROP_SCHEDULES
 from rigl_np.sparsity import DISTRIBUTIONS as SPARSITY_DISTRIBUTIONS
 
@@ -40,8 +41,6 @@ def opt(default, help, choices=None):
 
 METHODS = methods.NAMES
 DISTRIBUTIONS = (*SPARSITY_DISTRIBUTIONS, "uniform-first-dense")  # the last: rigl-torch's
-LR_SCHEDULES = ("constant", "step", "cosine")    # rigl_np.optim.learning_rate
-OPTIMIZERS = ("sgd", "adam")                     # rigl_np.train.make_optimizer
 MAX_EPOCHS = 100_000                             # more is a typo, not a plan
 KINDS = {"bool": "true or false", "int": "an integer", "float": "a number",
          "str": "a non-empty string"}

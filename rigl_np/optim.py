@@ -116,6 +116,10 @@ class Adam(Optimizer):
             p -= (self.lr / c1) * s["exp_avg"] / (xp.sqrt(s["exp_avg_sq"] / c2) + self.eps)
 
 
+LR_SCHEDULES = ("constant", "step", "cosine")    # what ``learning_rate`` computes
+OPTIMIZERS = ("sgd", "adam")                     # ``SGD`` and ``Adam`` (rigl_np.train.make_optimizer)
+
+
 def learning_rate(step: int, total_steps: int, base_lr: float, schedule: str = "cosine",
                   warmup_steps: int = 0, step_size: int = 0, gamma: float = 0.1) -> float:
     """The learning rate for optimizer step ``step`` (0-based) of ``total_steps``.
@@ -137,4 +141,4 @@ def learning_rate(step: int, total_steps: int, base_lr: float, schedule: str = "
     if schedule == "cosine":
         progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
         return 0.5 * base_lr * (1 + math.cos(math.pi * progress))
-    raise ValueError(f"unknown learning-rate schedule {schedule!r}; choose constant, step or cosine")
+    raise ValueError(f"unknown learning-rate schedule {schedule!r}; choose one of {LR_SCHEDULES}")

@@ -26,7 +26,8 @@ several methods draws each in its one colour (``METHOD_COLOURS``, ``method_style
 
 ``explore(draw, **controls)`` (module ``interactive``) puts ``Slider`` / ``Choice`` controls over
 any of these in a notebook, and falls back to the static figure without a front-end;
-``round_robin`` and ``blas_threads`` (module ``timing``) time what the notebooks' tables show.
+``round_robin`` and ``blas_threads`` (``rigl_np.timing``, re-exported) time what the notebooks'
+tables show.
 """
 from rigl_np.viz.common import METHOD_COLOURS, load_run, method_colour, method_style, save
 from rigl_np.viz.distributions import model_shapes, plot_layer_densities
@@ -41,7 +42,7 @@ from rigl_np.viz.runs import (plot_accuracy_vs_flops, plot_accuracy_vs_sparsity,
                               results_from_runs)
 from rigl_np.viz.schedule import plot_drop_schedule
 from rigl_np.viz.summary import plot_rigl_in_one_picture
-from rigl_np.viz.timing import blas_threads, round_robin
+from rigl_np.timing import blas_threads, round_robin
 from rigl_np.viz.update import plot_update
 
 __all__ = ["METHOD_COLOURS", "Choice", "Slider", "blas_threads", "explore", "fan_in_out",

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from rigl_np.atomic import atomic_file
 from rigl_np.methods import facts
 from rigl_np.runfolder import load_snapshots, read_json
 
@@ -70,10 +71,10 @@ def integer_x(ax, nbins: int = 5) -> None:
 
 
 def save(fig: Figure, path, dpi: int = DPI) -> Path:
-    """Write ``fig`` to ``path`` (the format from the suffix); returns the path."""
+    """Write ``fig`` to ``path`` (the format from the suffix) atomically; returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
+    with atomic_file(path) as f:
+        fig.savefig(f, dpi=dpi, format=path.suffix.lstrip(".") or "png")
     return path
 
 

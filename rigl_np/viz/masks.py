@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
+from rigl_np.atomic import atomic_file
 from rigl_np.viz.common import DPI, mask_legend, new_figure, rows_view
 
 
@@ -102,7 +103,7 @@ def write_in_degree_gif(snapshots: dict, layer: str, input_shape, path,
     1. compute every map (the colour scale needs the largest value);
     2. draw one figure and, per frame, swap the image data and the title and render with Agg
        (the layout is computed for the first frame and kept);
-    3. hand the frames to Pillow, which writes the GIF.
+    3. hand the frames to Pillow, which writes the GIF (atomically: a stop leaves no torn file).
     """
     maps = {step: in_degree(masks[layer], input_shape) for step, masks in snapshots.items()}
     vmax = max(int(m.max()) for m in maps.values())      # max_in_degree, from the maps at hand
@@ -119,5 +120,7 @@ def write_in_degree_gif(snapshots: dict, layer: str, input_shape, path,
         canvas.draw()
         fig.set_layout_engine("none")                  # laid out once: every frame alike, fast
         frames.append(Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB"))
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
+    with atomic_file(path) as f:
+        frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
+                       duration=frame_ms, loop=0)
     return Path(path)

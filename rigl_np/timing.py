@@ -1,4 +1,6 @@
-"""Wall-clock timings the notebooks can show: round-robin medians and the BLAS thread count.
+"""Wall-clock timings for the notebooks and benchmarks/: round-robin medians, the BLAS threads.
+
+Host-side module (timing only, no arrays).
 
 A shared machine's speed drifts from second to second (other jobs, turbo, cache). Timing one
 function for all its repeats and then the next lets that drift land on one of them and turn a
@@ -16,11 +18,12 @@ import time
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def round_robin(functions: dict, repeats: int, warmup: int = 2) -> dict:
+def round_robin(functions: dict, repeats: int, warmup: int = 2, before_each=None) -> dict:
     """``{name: median seconds of one call}``, the calls interleaved round-robin.
 
     1. ``warmup`` untimed calls of each (first-call costs: allocation, caches);
-    2. ``repeats`` rounds, each calling every function once, in order, timed one by one;
+    2. ``repeats`` rounds, each calling every function once, in order, timed one by one
+       (``before_each()``, untimed, before every timed call: a benchmark's cache eviction);
     3. the median of each function's times.
     """
     for fn in functions.values():
@@ -29,6 +32,8 @@ def round_robin(functions: dict, repeats: int, warmup: int = 2) -> dict:
     times = {name: [] for name in functions}
     for _ in range(repeats):
         for name, fn in functions.items():
+            if before_each is not None:
+                before_each()
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)

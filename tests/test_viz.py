@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rigl_np import viz
+from rigl_np import timing, viz
 from rigl_np.compare import summarise, to_csv
 from rigl_np.config import GROUPS
 from rigl_np.methods import get
@@ -515,13 +515,13 @@ def test_explore_sliders_call_the_same_draw_function():
 def test_round_robin_interleaves_the_calls():
     order = []
     times = viz.round_robin({"a": lambda: order.append("a"), "b": lambda: order.append("b")},
-                            repeats=3, warmup=1)
-    assert order == ["a", "b"] + ["a", "b"] * 3
+                            repeats=3, warmup=1, before_each=lambda: order.append("-"))
+    assert order == ["a", "b"] + ["-", "a", "-", "b"] * 3
     assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
 
 
 def test_blas_threads_names_its_source(monkeypatch):
-    for variable in viz.timing.THREAD_VARIABLES:
+    for variable in timing.THREAD_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
     assert viz.blas_threads().endswith("(the default: one per core)")
     monkeypatch.setenv("OMP_NUM_THREADS", "3")

@@ -1,4 +1,4 @@
-"""``python -m rigl_np``: the command line.
+"""``python -m rigl_np``: the command line (a host-side module: arguments, files, exit codes).
 
 Subcommands:
 - ``train``: one run (``rigl_np.experiment.run``); every option comes from ``rigl_np.config``;

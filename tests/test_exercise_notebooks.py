@@ -54,15 +54,6 @@ def test_there_are_six_exercises_each_with_a_solution():
     assert len(SOLUTIONS) == len(STUDENTS)
 
 
-@pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
-def test_notebook_has_no_stored_outputs(path):
-    nb = nbformat.read(path, as_version=4)
-    stored = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
-              and (cell.outputs or cell.execution_count is not None)]
-    assert not stored, (f"{path.name}: code cells {stored} hold outputs or execution counts; "
-                        f"clear them: jupyter nbconvert --clear-output --inplace {path}")
-
-
 @pytest.mark.parametrize("path", STUDENTS, ids=[p.name for p in STUDENTS])
 def test_a_solution_differs_from_its_exercise_only_in_the_stubs(path):
     student = nbformat.read(path, as_version=4).cells

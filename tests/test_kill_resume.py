@@ -16,7 +16,6 @@ records, the RNG state and metrics.json (time fields aside) must equal the unint
 The kills happen inside the real ``python -m rigl_np`` process, set up by a small driver that
 wraps the trainer's functions (figures are skipped: they are not what is tested here).
 """
-import json
 import os
 import signal
 import subprocess
@@ -25,12 +24,12 @@ import time
 
 import numpy as np
 import pytest
+from run_state import final_state
 
 ARGS = ["--dataset", "synthetic", "--sparsity", "0.8", "--epochs", "3", "--batch-size", "250",
         "--delta-t", "4", "--checkpoint-every", "5"]            # 20 batches per epoch, 60 in all
 METHODS = {"rigl": ["--grad-accumulation", "2"], "srigl": [], "set": [], "snfs": [],
            "pruning": [], "static": []}
-TIMING = {"seconds", "train_seconds", "run_dir"}
 
 DRIVER = r"""
 import os, runpy, signal, sys
@@ -94,26 +93,6 @@ def _finish(proc, timeout=300):
     return proc.returncode, err
 
 
-def _without_timing(obj):
-    if isinstance(obj, dict):
-        return {k: _without_timing(v) for k, v in obj.items() if k not in TIMING}
-    if isinstance(obj, list):
-        return [_without_timing(v) for v in obj]
-    return obj
-
-
-def _final(run_dir):
-    """Every array of the final checkpoint and of masks.npz, its JSON and metrics.json, time
-    fields aside."""
-    with np.load(run_dir / "checkpoint.npz", allow_pickle=False) as f:
-        arrays = {k: f[k] for k in f.files if k != "json"}
-        meta = json.loads(str(f["json"]))
-    with np.load(run_dir / "masks.npz", allow_pickle=False) as f:
-        arrays.update({f"masks.npz/{k}": f[k] for k in f.files})
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    return arrays, _without_timing(meta), _without_timing(metrics)
-
-
 @pytest.fixture(scope="module")
 def references(tmp_path_factory):
     """The uninterrupted run of every method, two at a time."""
@@ -125,7 +104,7 @@ def references(tmp_path_factory):
         for m, proc in procs.items():
             code, err = _finish(proc)
             assert code == 0, err
-            done[m] = _final(root / m)
+            done[m] = final_state(root / m)
     return done
 
 
@@ -169,7 +148,7 @@ def test_killed_four_times_and_resumed_matches_the_uninterrupted_run(tmp_path, r
     assert code == 0, err
     assert not list(run.glob(".*.tmp"))
     assert (run / "config.json").read_bytes() == written[0] and len(written) >= 3
-    arrays, meta, metrics = _final(run)
+    arrays, meta, metrics = final_state(run)
     ref_arrays, ref_meta, ref_metrics = references[method]
     assert arrays.keys() == ref_arrays.keys()
     for key in arrays:

@@ -35,6 +35,7 @@ pytest.importorskip("ipykernel")        # the kernel the notebooks run in
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
+STORED = sorted(p for p in NOTEBOOKS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 PRECOMPUTED = [p for p in PATHS if "RIGL_NP_PRECOMPUTED" in p.read_text()]
 CELL_TIMEOUT = 300                      # seconds per cell; smoke cells take a few
 SETUP_HEADER = "# ---- setup: make rigl_np importable"
@@ -67,7 +68,7 @@ def test_there_are_notebooks():
     assert PATHS, f"no notebooks found in {NOTEBOOKS}"
 
 
-@pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
+@pytest.mark.parametrize("path", STORED, ids=[str(p.relative_to(NOTEBOOKS)) for p in STORED])
 def test_notebook_has_no_stored_outputs(path):
     nb = nbformat.read(path, as_version=4)
     stored = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"

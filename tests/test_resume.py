@@ -9,31 +9,16 @@ import time
 
 import numpy as np
 import pytest
+from run_state import final_state, without_timing
 
 ARGS = ["--dataset", "synthetic", "--method", "rigl", "--sparsity", "0.8", "--epochs", "3",
         "--delta-t", "6", "--checkpoint-every", "7"]
-TIMING = {"seconds", "train_seconds", "run_dir"}
 
 
 def _train(*args):
     return subprocess.Popen([sys.executable, "-m", "rigl_np", "train", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
-
-
-def _without_timing(obj):
-    if isinstance(obj, dict):
-        return {k: _without_timing(v) for k, v in obj.items() if k not in TIMING}
-    if isinstance(obj, list):
-        return [_without_timing(v) for v in obj]
-    return obj
-
-
-def _final(run_dir):
-    with np.load(run_dir / "checkpoint.npz", allow_pickle=False) as f:
-        arrays = {k: f[k] for k in f.files if k != "json"}
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    return arrays, _without_timing(metrics)
 
 
 def _stop_mid_run(run_dir, sig):
@@ -58,7 +43,7 @@ def reference(tmp_path_factory):
     proc = _train(*ARGS, "--out", str(run_dir))
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
-    return _final(run_dir)
+    return final_state(run_dir)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
@@ -73,8 +58,8 @@ def test_killed_and_resumed_run_matches_uninterrupted_run_bit_for_bit(tmp_path, 
     proc = _train("--resume", str(run_dir))
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
-    arrays, metrics = _final(run_dir)
-    ref_arrays, ref_metrics = reference
+    arrays, _, metrics = final_state(run_dir)
+    ref_arrays, _, ref_metrics = reference
     assert arrays.keys() == ref_arrays.keys()
     for key in arrays:
         assert np.array_equal(arrays[key], ref_arrays[key]), key
@@ -199,7 +184,7 @@ def test_ctrl_c_in_the_last_batch_of_an_epoch_resumes_with_the_right_history(tmp
     assert "checkpoint saved at batch 10" in capsys.readouterr().err
     monkeypatch.undo()
     assert cli.main(["train", "--resume", str(tmp_path / "run")]) == 0
-    ref, run = (_without_timing(json.loads((tmp_path / d / "metrics.json").read_text()))
+    ref, run = (without_timing(json.loads((tmp_path / d / "metrics.json").read_text()))
                 for d in ("ref", "run"))
     assert run["history"][0]["lr"] == ref["history"][0]["lr"] < 0.05
     assert run == ref

@@ -58,12 +58,13 @@ def pruning_training_flops(flops: dict, densities: dict, total_steps: int, delta
                            t0: int, t1: int) -> float:
     """Gradual pruning: mean over all steps of 3·f_S(t), each layer at its scheduled density.
 
-    The masks change every ``delta_t`` steps between t0 and t1 and at t1, so the density of step t
-    is the schedule's at the last pruning step at or before t (dense before the first).
+    The masks change after the optimizer step of every ``delta_t``-th batch between t0 and t1 and
+    of t1, so batch t trains at the schedule's density of the last pruning step before it (dense
+    before the first).
     """
     total = 0.0
     for step in range(1, total_steps + 1):
-        last = last_pruning_step(step, delta_t, t0, t1)
+        last = last_pruning_step(step - 1, delta_t, t0, t1)
         at = {name: pruning_density(last, d, t0, t1) for name, d in densities.items()}
         total += 3 * forward_flops(flops, at)
     return total / total_steps

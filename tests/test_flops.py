@@ -5,6 +5,7 @@ import pytest
 from rigl_np import backend
 from rigl_np.flops import (flops_report, layer_flops, pruning_training_flops,
                            rigl_training_flops)
+from rigl_np.rigl import pruning_density
 from rigl_np.methods import get
 from rigl_np.models import build_model
 
@@ -78,3 +79,14 @@ def test_pruning_cost_lies_between_its_final_sparse_cost_and_dense():
     assert slower > cost                        # pruning later costs more
     method = _method("pruning", delta_t=10, t0=0, t1=750, total_steps=1000)
     assert method.training_flops(flops, {"a": 0.1}) == cost
+
+
+def test_pruning_charges_each_batch_the_masks_it_trained_with():
+    """Pruned after batch 1 (t1 = 1): batch 1 trains dense, batches 2..10 at the final density;
+    every 4th batch up to t1 = 6: batches 1-4 dense, 5-6 at the step-4 density, then final."""
+    flops = {"a": 10.0}
+    cost = pruning_training_flops(flops, {"a": 0.1}, total_steps=10, delta_t=4, t0=0, t1=1)
+    assert cost == pytest.approx(3 * (10.0 + 9 * 1.0) / 10)
+    d4 = pruning_density(4, 0.1, 0, 6)
+    cost = pruning_training_flops(flops, {"a": 0.1}, total_steps=10, delta_t=4, t0=0, t1=6)
+    assert cost == pytest.approx(3 * 10.0 * (4 * 1.0 + 2 * d4 + 4 * 0.1) / 10)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from rigl_np import backend
 from rigl_np.optim import SGD, Adam
 from rigl_np.rigl import (apply_update, drop_fraction, gradient_ema, is_update_step,
-                          magnitude_prune, mask_update, pruning_density, pruning_sparsity,
+                          magnitude_prune, mask_update, pruning_density,
                           reference_mask_update, rigl_update, select_top_k, set_score,
                           snfs_score)
 from rigl_np.sparsity import nnz_for
@@ -231,12 +231,11 @@ def test_update_step_rule(step, expected):
     assert is_update_step(step, 100, 750) is expected
 
 
-def test_pruning_sparsity_is_cubic():
-    assert pruning_sparsity(0, 0.0, 0.9, 100, 500) == 0.0
-    assert pruning_sparsity(100, 0.0, 0.9, 100, 500) == 0.0
-    assert pruning_sparsity(300, 0.0, 0.9, 100, 500) == pytest.approx(0.9 - 0.9 / 8)
-    assert pruning_sparsity(500, 0.0, 0.9, 100, 500) == pytest.approx(0.9)
-    assert pruning_sparsity(9000, 0.0, 0.9, 100, 500) == pytest.approx(0.9)
+def test_pruning_density_is_cubic():
+    assert pruning_density(0, 0.1, 100, 500) == pruning_density(100, 0.1, 100, 500) == 1.0
+    assert pruning_density(300, 0.1, 100, 500) == pytest.approx(0.1 + 0.9 / 8)
+    assert pruning_density(500, 0.1, 100, 500) == pruning_density(9000, 0.1, 100, 500) == 0.1
+    assert pruning_density(0, 0.1, 1, 1) == 1.0 and pruning_density(1, 0.1, 1, 1) == 0.1
 
 
 def test_reference_is_the_tie_rule_written_as_a_sort():
@@ -266,6 +265,5 @@ def test_magnitude_prune_keeps_the_largest_and_grows_nothing(backend_name):
 def test_pruning_density_runs_from_dense_to_exactly_the_target():
     assert pruning_density(0, 0.1, 0, 100) == 1.0
     assert pruning_density(100, 0.1, 0, 100) == pruning_density(150, 0.1, 0, 100) == 0.1
-    for t in (10, 50, 90):
-        assert pruning_density(t, 0.1, 0, 100) == pytest.approx(
-            1 - pruning_sparsity(t, 0.0, 0.9, 0, 100))
+    densities = [pruning_density(t, 0.1, 0, 100) for t in range(0, 101, 10)]
+    assert densities == sorted(densities, reverse=True)

@@ -29,8 +29,8 @@ class Pruning(Method):
 
     @classmethod
     def options(cls, cfg, total_steps: int) -> dict:
-        return dict(delta_t=cfg.delta_t, t0=0, t1=int(cfg.t_end_fraction * total_steps),
-                    total_steps=total_steps)
+        t1 = max(1, int(cfg.t_end_fraction * total_steps))       # a short run still prunes
+        return dict(delta_t=cfg.delta_t, t0=0, t1=t1, total_steps=total_steps)
 
     def training_flops(self, flops, densities) -> float:
         return pruning_training_flops(flops, densities, self.total_steps, self.delta_t,

@@ -12,13 +12,13 @@ from rigl_np.rigl.drop import keep_after_drop, magnitude_score
 from rigl_np.rigl.grow import choose_grown, gradient_ema, rigl_score, set_score, snfs_score
 from rigl_np.rigl.reference import reference_mask_update
 from rigl_np.rigl.schedule import (drop_fraction, is_pruning_step, is_update_step,
-                                   last_pruning_step, pruning_density, pruning_sparsity)
+                                   last_pruning_step, pruning_density)
 from rigl_np.rigl.select import row_top_k, select_top_k
 from rigl_np.rigl.update import (MaskUpdate, apply_update, magnitude_prune, mask_update,
                                  rigl_update, unchanged)
 
 __all__ = ["MaskUpdate", "apply_update", "choose_grown", "drop_fraction", "gradient_ema",
            "is_pruning_step", "is_update_step", "keep_after_drop", "last_pruning_step", "magnitude_prune",
-           "magnitude_score", "mask_update", "pruning_density", "pruning_sparsity",
+           "magnitude_score", "mask_update", "pruning_density",
            "reference_mask_update", "rigl_score", "rigl_update", "row_top_k", "select_top_k",
            "set_score", "snfs_score", "unchanged"]

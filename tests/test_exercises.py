@@ -62,18 +62,19 @@ def _all(a):
     return np.ones(a.shape, dtype=bool)
 
 
-def _update(w, m, g, f, k_of=math.floor, regrow=True, g_abs=True, grow=True):
+def _update(w, m, g, f, k_of=math.floor, regrow=True, g_abs=True, grow=True, rank_all=False):
     n = int(m.sum())
     k = min(k_of(f * n), n)
-    kept = _top(np.abs(w), m, n - k)
+    # rank_all: the drop ranks |W * M| over every position (inactive ones score 0)
+    kept = _top(np.abs(w * m), _all(m), n - k) if rank_all else _top(np.abs(w), m, n - k)
     if not grow:
         return kept
     return kept | _top(np.abs(g) if g_abs else g, ~kept if regrow else ~m, k)
 
 
 def _full(w, m, g, mom, f, zero_init=True, reset=True, reset_regrown=False, mask_out=True,
-          regrow=True):
-    new_mask = _update(w, m, g, f, regrow=regrow)
+          regrow=True, rank_all=False):
+    new_mask = _update(w, m, g, f, regrow=regrow, rank_all=rank_all)
     k = math.floor(f * int(m.sum()))
     grown = new_mask & ~_top(np.abs(w), m, int(m.sum()) - k)
     hit = grown if reset_regrown else new_mask & ~m
@@ -210,6 +211,8 @@ MISTAKES = [  # (exercise, mistake, function, what the message must say)
      lambda w, m, g, f: _update(w, m, g, f, k_of=lambda x: math.floor(x / m.sum() * m.size)),
      "k counts the active connections"),
     ("rigl_update", "grew by G", lambda w, m, g, f: _update(w, m, g, f, g_abs=False), "not |G|"),
+    ("rigl_update", "ranked |W * M| everywhere",
+     lambda w, m, g, f: _update(w, m, g, f, rank_all=True), "you ranked inactive positions too"),
     ("rigl_update", "no growth", lambda w, m, g, f: _update(w, m, g, f, grow=False),
      "grew none back"),
     ("full_update", "no zero-init", lambda *a: _full(*a, zero_init=False),
@@ -220,6 +223,8 @@ MISTAKES = [  # (exercise, mistake, function, what the message must say)
      "grown back in the same update keep their weight and momentum"),
     ("full_update", "dropped not zeroed", lambda *a: _full(*a, mask_out=False),
      "dropped connections must hold 0"),
+    ("full_update", "ranked |W * M| everywhere", lambda *a: _full(*a, rank_all=True),
+     "you ranked inactive positions too"),
     ("full_update", "excluded just-dropped", lambda *a: _full(*a, regrow=False),
      "the new mask: just-dropped connections must be allowed to come back"),
     ("srigl_grow", "across rows", lambda *a: _srigl(*a, across=True), "over the whole layer"),
@@ -360,6 +365,7 @@ def test_a_bad_answer_is_a_failed_check_never_an_exception(name, fn, expected):
     ("erk", lambda s, d: {n: float("nan") for n in s}, "finite number"),
     ("update_steps", lambda t, d, T: int(0 < t < T and t % d == 0), "is not True or False"),
     ("drop_fraction", lambda t, a, T: [a, a], "not a number"),
+    ("drop_fraction", lambda t, a, T: str(drop_fraction(t, a, T)), "not a string"),
     ("full_update", lambda w, m, g, mom, f: (w, m), "return a tuple (new_weight, new_mask"),
     ("full_update", lambda w, m, g, mom, f: (w, rigl_update(w, m, g, f).mask, None),
      "returned None"),

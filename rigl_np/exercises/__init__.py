@@ -20,7 +20,7 @@ Section 3 unless noted; the rules they check are rigl_np's, docs/semantics.md:
 - ``"drop_fraction"``: fn(step, alpha, t_end) -> float, alpha/2 * (1 + cos(pi * step / t_end)),
   and 0 from t_end on;
 - ``"update_steps"``: fn(step, delta_t, t_end) -> bool, True when batch ``step`` (counted from
-  1) updates the masks: step % delta_t == 0 and step < t_end;
+  1) updates the masks: 0 < step < t_end and step % delta_t == 0;
 - ``"erk"``: fn(shapes, density) -> {name: density}, ``shapes`` a dict name -> shape tuple; the
   Erdős–Rényi-Kernel densities with the loop that makes overflowing layers dense;
 - ``"rigl_update"``: fn(weight, mask, grad, drop_fraction) -> the new boolean mask: drop

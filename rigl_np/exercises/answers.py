@@ -52,8 +52,11 @@ def as_floats(answer, shape, case: Case, what: str):
 
 
 def as_number(answer, case: Case, what: str = "a float") -> float:
-    """The answer as a finite Python float (a 0-d or one-element array is fine)."""
+    """The answer as a finite Python float (a 0-d or one-element array is fine; text is not)."""
     _returned_none(answer, what, case)
+    if isinstance(answer, (str, bytes)):
+        raise Mistake(f"your answer is the text {answer!r}; return {what}, not a string - on "
+                      f"{case.describe()}", case)
     try:
         value = float(answer)
     except (TypeError, ValueError) as error:

@@ -44,6 +44,19 @@ def _kept_only_if_k_is_floor(weight, mask, grad, k: int) -> None:
     grad.flat[int(active[xp.argsort(xp.abs(weight.ravel()[active]), kind="stable")[k]])] = 0
 
 
+def _active_zeros(rng, weight, mask, grad, k: int) -> None:
+    """Set k + 1 or k + 2 active weights to exactly 0 (so some are kept, some dropped), all
+    after an inactive position in flat order whose gradient is 0: ranking |W * M| over every
+    position, inactive ones included, would then keep that inactive position in place of an
+    active zero, and growth would never have chosen it."""
+    xp = backend.array_module(weight, mask, grad)
+    first_off = int(xp.flatnonzero(~mask)[0])
+    grad.flat[first_off] = 0
+    later = xp.flatnonzero(mask.ravel() & (xp.arange(mask.size) > first_off))    # (C,)
+    count = min(k + int(rng.integers(1, 3)), int(later.size))
+    weight.flat[later[rng.permutation(int(later.size))[:count]]] = 0
+
+
 def rigl_update_cases(rng) -> list:
     """Cases for fn(weight, mask, grad, drop_fraction) -> new mask."""
     cases = []
@@ -76,8 +89,7 @@ def rigl_update_cases(rng) -> list:
     add("zero gradients where some zero-gradient positions must be grown", weight, mask, grad, k)
     weight, mask, grad = random_layer(rng)
     k = int(rng.integers(2, int(mask.sum()) // 2 + 1))
-    zeros = exact_mask(rng, (int(mask.sum()),), k + int(rng.integers(1, 3)))
-    weight[mask] = zeros_outside(weight[mask], ~zeros)
+    _active_zeros(rng, weight, mask, grad, k)
     add("active weights exactly 0, some kept and some dropped", weight, mask, grad, k)
     weight, mask, grad = random_layer(rng)
     add("k = 0 (f * nnz < 1)", weight, mask, grad, 0,
@@ -114,6 +126,13 @@ def full_update_cases(rng) -> list:
                           "connection with the largest |G|",
                           dict(weight=weight, mask=mask, grad=grad, momentum=momentum,
                                drop_fraction=f)))
+    weight, mask, grad, momentum = _distinct_layer(rng)
+    n = int(mask.sum())
+    f = _fraction(rng, n, max(2, n // 4))
+    _active_zeros(rng, weight, mask, grad, math.floor(f * n))
+    cases.append(Case("active weights exactly 0, some kept and some dropped",
+                      dict(weight=weight, mask=mask, grad=grad, momentum=momentum,
+                           drop_fraction=f)))
     weight, mask, grad, momentum = _distinct_layer(rng)
     cases.append(Case("k = 0 on a layer re-masked after its last step",
                       dict(weight=zeros_outside(weight, mask), mask=mask, grad=grad,

@@ -91,6 +91,8 @@ def add_verify_commands(sub) -> None:
                              description="Write update problems that are hard to get right, "
                              "with rigl_np's answers under each convention, into OUT_DIR.")
     vectors.add_argument("out_dir", metavar="OUT_DIR")
+    vectors.add_argument("--overwrite", action="store_true",
+                         help="write into a folder that already holds files")
 
 
 def _check_run_folder(run_dir: Path) -> None:
@@ -142,7 +144,7 @@ def cmd_verify(args, parser) -> int:
 def cmd_vectors(args, parser) -> int:
     from rigl_np.verify.vectors import main
 
-    return main(args.out_dir)
+    return main(args.out_dir, overwrite=getattr(args, "overwrite", False))
 
 
 def _split(text, kind, name) -> list:

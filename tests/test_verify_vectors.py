@@ -76,3 +76,13 @@ def test_vectors_into_a_file_is_exit_2(tmp_path, capsys):
     (tmp_path / "f").write_text("")
     assert cli.main(["vectors", str(tmp_path / "f")]) == 2
     assert "is a file" in capsys.readouterr().err
+
+
+def test_vectors_never_write_over_a_folder_that_holds_files(vectors, tmp_path, capsys):
+    answer = tmp_path / "00_ties_at_threshold.npz"
+    answer.write_bytes(b"a project's answer")                    # what must not be lost
+    assert cli.main(["vectors", str(tmp_path)]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert answer.read_bytes() == b"a project's answer"
+    assert cli.main(["vectors", "--overwrite", str(tmp_path)]) == 0
+    assert answer.read_bytes() != b"a project's answer"

@@ -195,11 +195,18 @@ def write(out_dir) -> list:
     return paths
 
 
-def main(out_dir) -> int:
-    """The ``vectors`` command: write, print what was written; 2 when OUT_DIR cannot be used."""
+def main(out_dir, overwrite: bool = False) -> int:
+    """The ``vectors`` command: write, print what was written; 2 when OUT_DIR cannot be used.
+
+    A folder that already holds files is refused unless ``overwrite``: it may hold a project's
+    answers written over the vectors, or something else entirely."""
     if Path(out_dir).exists() and not Path(out_dir).is_dir():
         print(f"error: {out_dir} is a file; give a folder to write the vectors into",
               file=sys.stderr)
+        return 2
+    if not overwrite and Path(out_dir).is_dir() and any(Path(out_dir).iterdir()):
+        print(f"error: {out_dir} is not empty; give a new or empty folder, or --overwrite to "
+              "write the vectors over what is there", file=sys.stderr)
         return 2
     try:
         paths = write(out_dir)

@@ -169,9 +169,18 @@ def _figures(write, what: str, again: str) -> list:
         return []
 
 
+# single-run options a grid sets per cell (--model and --distribution are the grid's defaults)
+GRID = {"method": "--methods", "sparsity": "--sparsities", "seed": "--seeds"}
+
+
 def cmd_compare(args, parser) -> int:
     from rigl_np.compare import compare
 
+    clash = sorted(set(GRID) & config.typed(args))
+    if clash:                       # a single-run option the grid would silently replace
+        name = clash[0]
+        raise UsageError(f"compare sets --{name.replace('_', '-')} for each cell of the grid; "
+                         f"use {GRID[name]} instead")
     base = config.from_namespace(args)
     methods = []
     for spec in _split(args.methods, str, "methods"):

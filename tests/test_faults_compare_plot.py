@@ -36,6 +36,9 @@ COMPARE = [
     (["--methods", "rigl", "--delta-t", "1"], "rigl skips the optimizer step on those"),
     (["--jobs", "0"], "--jobs must be at least 1, got 0"),
     (["--resume", "somewhere"], "--resume is for train"),
+    (["--method", "set"], "use --methods instead"),
+    (["--seed", "3"], "use --seeds instead"),
+    (["--sparsity", "0.5"], "use --sparsities instead"),
 ]
 
 

@@ -90,6 +90,7 @@ def plot_runs(run_dirs, out_dir=None) -> list:
     3. over several runs, the comparison figures into ``out_dir`` or the first folder given.
     """
     given = [Path(run_dirs)] if isinstance(run_dirs, (str, Path)) else [Path(p) for p in run_dirs]
+    given = list(dict.fromkeys(given))                   # a folder named twice is one run
     runs, rows = [], []
     for folder in given:
         if (folder / "results.csv").exists():

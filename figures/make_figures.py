@@ -49,6 +49,7 @@ HERE = Path(__file__).parent
 RUN = HERE / "runs" / "rigl-erk-0.9"
 RESULTS = HERE.parent / "results" / "fashion-mnist-lenet300" / "results.csv"
 GRAD32 = HERE.parent / "results" / "fashion-mnist-lenet300-grad32" / "results.csv"
+SWEEP = HERE.parent / "results" / "fashion-mnist-lenet300-sweep" / "results.csv"   # 0.5-0.95
 FIGURES = ("in_degree", "update", "densities", "schedule", "comparison", "condensed", "summary")
 CROP = (slice(0, 60), slice(250, 400))         # of fc1 (300, 784): 60 neurons, pixels 250-399
 
@@ -104,9 +105,10 @@ def dissected_update(cfgs) -> None:
 
 
 def summary_rows() -> list:
-    """The three-seed tables, the growth-over-32-batches RigL rows marked as a variant."""
+    """The three-seed tables (0.9 and 0.98 for every method, 0.5 to 0.95 for static and RigL),
+    the growth-over-32-batches RigL rows marked as a variant."""
     grad32 = [{**r, "variant": "growth over 32 batches"} for r in read_results(GRAD32)]
-    return read_results(RESULTS) + grad32
+    return read_results(RESULTS) + read_results(SWEEP) + grad32
 
 
 def summary(cfgs, step: int = 300, layer: str = "fc1.weight") -> None:

@@ -38,10 +38,13 @@ def _regrowable(weight, mask, grad) -> None:
 
 
 def _kept_only_if_k_is_floor(weight, mask, grad, k: int) -> None:
-    """Zero the |G| of the (k+1)-th smallest active |W|: kept by k, not regrown by k + 1."""
+    """Zero the |G| of the active connections ranked k+1 to nnz/2 by |W|: kept by the right k,
+    never regrown when a wrong, larger k (rounded up, or f times the layer size) drops them, so
+    no wrong k can end in the right mask."""
     xp = backend.array_module(weight, mask, grad)
     active = xp.flatnonzero(mask)
-    grad.flat[int(active[xp.argsort(xp.abs(weight.ravel()[active]), kind="stable")[k]])] = 0
+    ranked = active[xp.argsort(xp.abs(weight.ravel()[active]), kind="stable")]   # (n,) by |W|
+    grad.flat[ranked[k:max(k + 1, int(active.size) // 2)]] = 0
 
 
 def _active_zeros(rng, weight, mask, grad, k: int) -> None:

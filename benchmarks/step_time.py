@@ -7,8 +7,8 @@ when torch is installed, the same model's PyTorch step at the same thread count.
 
 Also the sparse step between mask updates (RigL at ERK 90 %: masked gradients, re-masked weights
 and momentum) against the dense step of the same model, and the finite check a run makes before
-every checkpoint (``rigl_np.train.non_finite`` over the RigL run's parameters, momentum and method
-arrays) as a fraction of one training step, and spread over the default 200 batches between
+every checkpoint (``rigl_np.train.non_finite`` over ``rigl_np.checkpoint.state_arrays``: the
+RigL run's parameters, momentum and method arrays) as a fraction of one training step, and spread over the default 200 batches between
 checkpoints.
 
 Targets: MLP step <= 1.3x its floor, LeNet-5 step <= 2x its floor; MLP/PyTorch <= 1.0; the sparse
@@ -62,7 +62,8 @@ def _sparse_step(model_name, x, y):
     from rigl_np.models import build_model
     from rigl_np.optim import SGD
     from rigl_np.sparsity import layer_densities
-    from rigl_np.train import non_finite, state_arrays, train_step
+    from rigl_np.checkpoint import state_arrays
+    from rigl_np.train import non_finite, train_step
 
     model = build_model(model_name, (1, 28, 28), 10, backend.host_rng(0))
     shapes = {n: model.params()[n].shape for n in model.sparsifiable()}

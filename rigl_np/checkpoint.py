@@ -64,8 +64,9 @@ def unflatten(flat: dict) -> dict:
     return nested
 
 
-def _live(model, optimizer, method) -> dict:
-    """Every array a checkpoint of these objects holds, by key (``method`` as it is now)."""
+def state_arrays(model, optimizer, method) -> dict:
+    """Every array a checkpoint of these objects holds, by key (``method`` as it is now): what
+    is saved, and what ``train.non_finite`` checks before every save."""
     return flatten({"param": model.params(), "buffer": model.buffers(), "opt": optimizer.state,
                     "method": method.state()[0]})
 
@@ -74,7 +75,7 @@ def save_checkpoint(path, model, optimizer, method, state: TrainState, identity=
     """Atomically write the whole training state to ``path``; ``identity`` (a JSON-able dict)
     lets ``load_checkpoint`` refuse a checkpoint of another run."""
     _, method_meta = method.state()
-    arrays = {k: backend.to_numpy(v) for k, v in _live(model, optimizer, method).items()}
+    arrays = {k: backend.to_numpy(v) for k, v in state_arrays(model, optimizer, method).items()}
     arrays["opt_t"] = np.asarray(getattr(optimizer, "t", 0))
     meta = {"state": dataclasses.asdict(state), "method": method_meta, "identity": identity}
     arrays["json"] = np.asarray(json.dumps(meta))
@@ -120,7 +121,7 @@ def _variable_spec(key: str, method):
 
 def check_manifest(manifest: dict, model, optimizer, method) -> list:
     """Every problem of a checkpoint's keys, shapes and dtypes against the live objects."""
-    live = _live(model, optimizer, method)
+    live = state_arrays(model, optimizer, method)
     required = {k: (tuple(v.shape), np.dtype(v.dtype)) for k, v in live.items()
                 if not k.startswith("method/records/snap/")}
     required["opt_t"], required["json"] = ((), "i"), ((), "U")

@@ -33,7 +33,7 @@ import sys
 from pathlib import Path
 
 from rigl_np import backend, errors
-from rigl_np.checkpoint import load_checkpoint, save_checkpoint
+from rigl_np.checkpoint import load_checkpoint, save_checkpoint, state_arrays
 from rigl_np.config import check_together, run_name, to_dict
 from rigl_np.data import channel_stats, check_data_dir, load_dataset, normalize, num_batches
 from rigl_np.flops import flops_report
@@ -42,7 +42,7 @@ from rigl_np.models import build_model, sparse_fan_in_init
 from rigl_np.runfolder import (RunFolderError, claim, read_config, save_snapshots,
                                write_history_csv, write_json)
 from rigl_np.sparsity import density_report
-from rigl_np.train import NonFiniteLoss, make_optimizer, non_finite, state_arrays, train
+from rigl_np.train import NonFiniteLoss, make_optimizer, non_finite, train
 
 
 class Interrupted(errors.Interrupted):

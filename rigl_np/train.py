@@ -14,7 +14,7 @@ the method classes:
 returns a ``TrainState`` (position and per-epoch records), which is also what a checkpoint stores
 to resume a run exactly; it keeps the learning rate of the last step, so an epoch whose last batch
 ran before a stop is recorded with the rate it was trained at. ``non_finite`` finds diverged
-arrays (the check made before every checkpoint).
+arrays (the check made before every checkpoint, on ``checkpoint.state_arrays``).
 """
 from __future__ import annotations
 
@@ -63,19 +63,6 @@ def make_optimizer(params: dict, cfg: OptimConfig):
     if cfg.optimizer == "adam":
         return Adam(params, cfg.lr, weight_decay=cfg.weight_decay)
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose sgd or adam")
-
-
-def state_arrays(model, optimizer, method=None) -> dict:
-    """Every floating-point array a checkpoint saves, by name: parameters, buffers, optimizer
-    slots ("<param>/<slot>") and the method's own arrays ("<attr>/<layer>": EMAs, gradient
-    averages). What ``non_finite`` checks before every checkpoint."""
-    arrays = {**model.params(), **model.buffers()}
-    arrays.update({f"{n}/{slot}": a for n, slots in optimizer.state.items()
-                   for slot, a in slots.items()})
-    if method is not None:
-        arrays.update({f"{attr}/{n}": a for attr in method.extra_state
-                       for n, a in getattr(method, attr).items()})
-    return arrays
 
 
 def non_finite(arrays: dict) -> list:

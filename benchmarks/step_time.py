@@ -67,8 +67,8 @@ def _sparse_step(model_name, x, y):
 
     model = build_model(model_name, (1, 28, 28), 10, backend.host_rng(0))
     shapes = {n: model.params()[n].shape for n in model.sparsifiable()}
-    method = RigL(layer_densities(shapes, 0.1, "erk"), backend.host_rng(1), delta_t=10**9,
-                  t_end=10**9)
+    method = RigL.build(layer_densities(shapes, 0.1, "erk"), backend.host_rng(1), delta_t=10**9,
+                        t_end=10**9)
     opt = SGD(model.params(), 0.01, momentum=0.9, weight_decay=1e-4)
     method.attach(model, opt)
     return (lambda: train_step(model, opt, x, y, 1, method),

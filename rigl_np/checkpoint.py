@@ -33,6 +33,7 @@ import numpy as np
 
 from rigl_np import backend
 from rigl_np.atomic import atomic_write_bytes
+from rigl_np.config import upgrade
 from rigl_np.errors import UsageError
 from rigl_np.train import TrainState, non_finite
 
@@ -188,7 +189,7 @@ def load_checkpoint(path, model, optimizer, method, identity=None, geometry=None
     except readable as e:
         raise damaged(f"not a readable .npz ({type(e).__name__}: {e})") from None
     # 2. whose checkpoint it is, then whether its arrays fit these objects
-    saved_identity = meta.get("identity") if isinstance(meta, dict) else None
+    saved_identity = upgrade(meta.get("identity")) if isinstance(meta, dict) else None
     if identity is not None and isinstance(saved_identity, dict) and saved_identity != identity:
         changed = sorted(f"{group}.{key}" for group in identity for key in identity[group]
                          if saved_identity.get(group, {}).get(key) != identity[group][key])

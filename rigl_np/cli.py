@@ -175,13 +175,14 @@ GRID = {"method": "--methods", "sparsity": "--sparsities", "seed": "--seeds"}
 
 def cmd_compare(args, parser) -> int:
     from rigl_np.compare import compare
+    from rigl_np.methods import option_fields
 
     clash = sorted(set(GRID) & config.typed(args))
     if clash:                       # a single-run option the grid would silently replace
         name = clash[0]
         raise UsageError(f"compare sets --{name.replace('_', '-')} for each cell of the grid; "
                          f"use {GRID[name]} instead")
-    base = config.from_namespace(args)
+    base = config.from_namespace(args, options=False)     # each cell gets its method's own
     methods = []
     for spec in _split(args.methods, str, "methods"):
         method, _, distribution = spec.partition(":")
@@ -192,6 +193,12 @@ def cmd_compare(args, parser) -> int:
             raise UsageError(f"--methods: unknown distribution {distribution!r} in {spec!r}; "
                              f"choose from {', '.join(config.DISTRIBUTIONS)}")
         methods.append((method, distribution or base["sparse"].distribution))
+    options = config.option_values(args)
+    unused = sorted(set(options) - {f for m, _ in methods for f in config.option_names(m)})
+    if unused:
+        owners = ", ".join(option_fields()[unused[0]][1])
+        raise UsageError(f"{config.flag(unused[0])} is an option of {owners}, and none of "
+                         f"--methods has it; leave it out or add one of them to --methods")
     sparsities = _split(args.sparsities, float, "sparsities")
     models = _split(args.models, str, "models") if args.models else [base["model"].model]
     unknown = sorted(set(models) - set(config.MODELS))
@@ -201,7 +208,7 @@ def cmd_compare(args, parser) -> int:
     _cupy_check(base)
     out = Path(base["run"].out or "results/compare")
     compare(base, out, models, methods, sparsities, _split(args.seeds, int, "seeds"),
-            jobs=args.jobs)
+            jobs=args.jobs, options=options)
 
     def plot():
         from rigl_np.viz.report import comparison_figures

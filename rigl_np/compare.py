@@ -30,7 +30,7 @@ from pathlib import Path
 
 from rigl_np import errors
 from rigl_np.atomic import atomic_write_bytes, lock_folder, remove_stale
-from rigl_np.config import check_together, run_name, to_dict
+from rigl_np.config import check_together, method_options, option_names, run_name, to_dict
 from rigl_np.methods import facts, get
 from rigl_np.runfolder import read_config, read_metrics
 
@@ -50,9 +50,11 @@ def _check_axes(models, methods, sparsities, seeds, jobs) -> None:
         raise errors.UsageError(f"--jobs must be at least 1, got {jobs}")
 
 
-def grid(base: dict, models, methods, sparsities, seeds) -> list:
+def grid(base: dict, models, methods, sparsities, seeds, options=None) -> list:
     """The configurations of the grid: ``base`` with each cell's values, every one checked as
-    ``train`` would check it (``dataclasses.replace`` runs the dataclasses' checks)."""
+    ``train`` would check it (``dataclasses.replace`` runs the dataclasses' checks). ``options``
+    (``{name: value}``): method options, each given to the methods that have it."""
+    options = options or {}
     cells = []
     for model in models:
         for method, distribution in methods:
@@ -65,6 +67,8 @@ def grid(base: dict, models, methods, sparsities, seeds) -> list:
                                                       sparsity=sparsity,
                                                       distribution=distribution),
                         "optim": dataclasses.replace(base["optim"], seed=seed),
+                        "options": method_options(method, {k: v for k, v in options.items()
+                                                           if k in option_names(method)}),
                         "run": dataclasses.replace(base["run"])}))
     return cells
 
@@ -235,7 +239,8 @@ def _run_parallel(todo: list, jobs: int, log) -> list:
     return failed
 
 
-def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, log=print) -> list:
+def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, log=print,
+            options=None) -> list:
     """Run (or reuse) every cell of the grid, then write results.md / results.csv into ``out``.
 
     ``jobs`` > 1 runs that many cells at once in fresh processes (``_run_parallel``).
@@ -251,7 +256,7 @@ def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, 
         raise errors.UsageError(f"{out} is a file, not a compare folder; choose another --out")
     if (out / "config.json").exists():
         raise errors.UsageError(f"{out} holds a run, not a compare grid; choose another --out")
-    cells = grid(base, models, methods, sparsities, seeds)
+    cells = grid(base, models, methods, sparsities, seeds, options)
     with lock_folder(out, "compare folder"):
         remove_stale(out)
         # 1. which cells are done (a stopped grid resumes: finished cells are read, stopped

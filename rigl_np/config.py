@@ -15,72 +15,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rigl_np import methods
 from rigl_np.backend import BACKENDS
 from rigl_np.data import DATASETS
 from rigl_np.data.loader import NORMALIZE_MODES
-from rigl_np.errors import UsageError
-from rigl_np.methods.dynamic import DenseGradientGrowth
 from rigl_np.models import MODELS
 from rigl_np.optim import LR_SCHEDULES, OPTIMIZERS
+from rigl_np.options import ConfigError, check_fields, flag, opt, require
 from rigl_np.rigl.schedule import SCHEDULES as DROP_SCHEDULES
 from rigl_np.sparsity import DISTRIBUTIONS as SPARSITY_DISTRIBUTIONS
-
-
-class ConfigError(UsageError):
-    """A configuration value that cannot be used; the message names the option."""
-
-
-def opt(default, help, choices=None):
-    """A dataclass field carrying its one-line help (and choices) for argparse."""
-    return field(default=default, metadata={"help": help, "choices": choices})
-
 
 METHODS = methods.NAMES
 DISTRIBUTIONS = (*SPARSITY_DISTRIBUTIONS, "uniform-first-dense")  # the last: rigl-torch's
 MAX_EPOCHS = 100_000                             # more is a typo, not a plan
-KINDS = {"bool": "true or false", "int": "an integer", "float": "a number",
-         "str": "a non-empty string"}
-
-
-def flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _check_fields(cfg) -> None:
-    """Every field has its declared type (JSON and notebooks can give anything) and choice."""
-    for f in dataclasses.fields(cfg):
-        value, kind = getattr(cfg, f.name), f.type
-        if value is None and f.default is None:
-            continue
-        if kind == "bool":
-            ok = isinstance(value, bool)
-        elif kind == "int":
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        elif kind == "float":
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if ok:
-                value = float(value)
-                setattr(cfg, f.name, value)
-                if not math.isfinite(value):
-                    raise ConfigError(f"{flag(f.name)} must be a finite number, got {value}")
-        else:
-            ok = isinstance(value, str) and value != ""
-        if not ok:
-            raise ConfigError(f"{flag(f.name)} must be {KINDS[kind]}, got {value!r}")
-        choices = f.metadata.get("choices")
-        if choices and value not in choices:
-            raise ConfigError(f"{flag(f.name)} {value!r} is not one of: {', '.join(choices)}")
-
-
-def _require(ok: bool, name: str, rule: str, value) -> None:
-    if not ok:
-        raise ConfigError(f"{flag(name)} must {rule}, got {value}")
-
-
 @dataclass
 class DataConfig:
     dataset: str = opt("fashion-mnist", "data set", DATASETS)
@@ -89,7 +38,7 @@ class DataConfig:
                              NORMALIZE_MODES)
 
     def __post_init__(self):
-        _check_fields(self)
+        check_fields(self)
         if self.dataset == "synthetic" and self.data_dir is not None:
             raise ConfigError("--data-dir is not used by --dataset synthetic (it is generated, "
                               "not read); leave --data-dir out")
@@ -100,7 +49,7 @@ class ModelConfig:
     model: str = opt("lenet300", "network", MODELS)
 
     def __post_init__(self):
-        _check_fields(self)
+        check_fields(self)
 
 
 @dataclass
@@ -118,15 +67,15 @@ class OptimConfig:
     seed: int = opt(0, "seed for initialisation, masks and data order")
 
     def __post_init__(self):
-        _check_fields(self)
-        _require(1 <= self.epochs <= MAX_EPOCHS, "epochs", f"lie in [1, {MAX_EPOCHS}]", self.epochs)
-        _require(self.batch_size >= 1, "batch_size", "be at least 1", self.batch_size)
-        _require(self.lr > 0, "lr", "be positive", self.lr)
-        _require(0 <= self.warmup_epochs <= self.epochs, "warmup_epochs",
+        check_fields(self)
+        require(1 <= self.epochs <= MAX_EPOCHS, "epochs", f"lie in [1, {MAX_EPOCHS}]", self.epochs)
+        require(self.batch_size >= 1, "batch_size", "be at least 1", self.batch_size)
+        require(self.lr > 0, "lr", "be positive", self.lr)
+        require(0 <= self.warmup_epochs <= self.epochs, "warmup_epochs",
                  f"lie in [0, --epochs = {self.epochs}]", self.warmup_epochs)
-        _require(0 <= self.momentum < 1, "momentum", "lie in [0, 1)", self.momentum)
-        _require(self.weight_decay >= 0, "weight_decay", "be at least 0", self.weight_decay)
-        _require(self.seed >= 0, "seed", "be at least 0 (NumPy seeds are non-negative)", self.seed)
+        require(0 <= self.momentum < 1, "momentum", "lie in [0, 1)", self.momentum)
+        require(self.weight_decay >= 0, "weight_decay", "be at least 0", self.weight_decay)
+        require(self.seed >= 0, "seed", "be at least 0 (NumPy seeds are non-negative)", self.seed)
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
             raise ConfigError("--nesterov needs --optimizer sgd and --momentum above 0, got "
                               f"--optimizer {self.optimizer} --momentum {self.momentum}")
@@ -141,31 +90,17 @@ class SparseConfig:
     alpha: float = opt(0.3, "initial drop fraction")
     t_end_fraction: float = opt(0.75, "fraction of training after which masks stop changing")
     drop_schedule: str = opt("cosine", "drop-fraction decay", DROP_SCHEDULES)
-    grad_accumulation: int = opt(1, "batches whose dense gradients are averaged for growth "
-                                 "(rigl, srigl)")
     init: str = opt("dense", "He-init fan-in of masked weights: the layer's dense fan-in, or each "
                     "neuron's sparse fan-in in its mask", ("dense", "sparse"))
-    gamma_sal: float = opt(0.3, "SRigL: neuron ablation threshold (fraction of the fan-in)")
 
     def __post_init__(self):
-        _check_fields(self)
-        _require(0 <= self.sparsity < 1, "sparsity", "lie in [0, 1)", self.sparsity)
-        _require(self.delta_t >= 1, "delta_t", "be at least 1", self.delta_t)
-        _require(0 <= self.alpha <= 1, "alpha", "lie in [0, 1]", self.alpha)
-        _require(0 < self.t_end_fraction <= 1, "t_end_fraction", "lie in (0, 1]",
+        check_fields(self)
+        require(0 <= self.sparsity < 1, "sparsity", "lie in [0, 1)", self.sparsity)
+        require(self.delta_t >= 1, "delta_t", "be at least 1", self.delta_t)
+        require(0 <= self.alpha <= 1, "alpha", "lie in [0, 1]", self.alpha)
+        require(0 < self.t_end_fraction <= 1, "t_end_fraction", "lie in (0, 1]",
                  self.t_end_fraction)
-        _require(0 <= self.gamma_sal <= 1, "gamma_sal", "lie in [0, 1]", self.gamma_sal)
-        _require(self.grad_accumulation >= 1, "grad_accumulation", "be at least 1",
-                 self.grad_accumulation)
-        cls = methods.get(self.method)
-        if cls.update_phase == "before_step" and self.delta_t < 2:
-            raise ConfigError(f"--delta-t 1 makes every batch before t_end a mask-update batch, "
-                              f"and {self.method} skips the optimizer step on those (it would "
-                              "train only after t_end); use --delta-t 2 or more")
-        if issubclass(cls, DenseGradientGrowth) and self.grad_accumulation >= self.delta_t:
-            raise ConfigError(f"--grad-accumulation {self.grad_accumulation} must be below "
-                              f"--delta-t {self.delta_t}: the gradients averaged for growth are "
-                              "those of the last batches before each update")
+        methods.get(self.method).check(self)
 
 
 @dataclass
@@ -179,24 +114,50 @@ class RunConfig:
                       "only --lr may be changed)")
 
     def __post_init__(self):
-        _check_fields(self)
-        _require(self.snapshot_every >= 0, "snapshot_every", "be at least 0", self.snapshot_every)
-        _require(self.checkpoint_every >= 1, "checkpoint_every", "be at least 1",
+        check_fields(self)
+        require(self.snapshot_every >= 0, "snapshot_every", "be at least 0", self.snapshot_every)
+        require(self.checkpoint_every >= 1, "checkpoint_every", "be at least 1",
                  self.checkpoint_every)
 
 
 GROUPS = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig,
           "sparse": SparseConfig, "run": RunConfig}
+ORDER = ("data", "model", "optim", "sparse", "options", "run")   # config.json's groups
+# keys config.json files kept in "sparse" before each method had its own options group
+LEGACY_SPARSE = ("grad_accumulation", "gamma_sal")
 
 
 def check_together(cfgs: dict) -> dict:
-    """The rules that join two groups; returns ``cfgs``."""
+    """The rules that join two groups; fills in ``cfgs["options"]`` (the method's own options)
+    with its defaults when absent; returns ``cfgs``."""
     model, dataset = cfgs["model"].model, cfgs["data"].dataset
     if model == "cnn" and dataset != "cifar10":
         raise ConfigError(f"--model cnn expects 3x32x32 images (cifar10), not {dataset}")
     if model != "cnn" and dataset == "cifar10":
         raise ConfigError(f"--model {model} expects 1x28x28 images; use --model cnn for cifar10")
+    sparse = cfgs["sparse"]
+    cls = methods.get(sparse.method)
+    options = cfgs.setdefault("options", cls.Options())
+    if not isinstance(options, cls.Options):
+        raise ConfigError(f"the options given are {type(options).__qualname__} from "
+                          f"{type(options).__module__}, not those of --method {sparse.method}")
+    cls.check(sparse, options)
     return cfgs
+
+
+def option_names(method: str) -> tuple:
+    """The names of ``method``'s own options."""
+    return tuple(f.name for f in dataclasses.fields(methods.get(method).Options))
+
+
+def method_options(method: str, values: dict):
+    """``method``'s ``Options`` from ``{option: value}``; an option it does not have is refused."""
+    foreign = sorted(set(values) - set(option_names(method)))
+    if foreign:
+        owners = methods.option_fields()[foreign[0]][1]
+        raise ConfigError(f"{flag(foreign[0])} is an option of {', '.join(owners)}, not of "
+                          f"--method {method}; leave it out")
+    return methods.get(method).Options(**values)
 
 
 def run_name(cfgs: dict) -> str:
@@ -208,42 +169,76 @@ def run_name(cfgs: dict) -> str:
     return f"{cfgs['model'].model}-{tag}-seed{cfgs['optim'].seed}"
 
 
-def add_arguments(parser: argparse.ArgumentParser, groups=GROUPS) -> None:
-    """One ``--flag`` per dataclass field (underscores become dashes), grouped by dataclass.
+def _add(group, f, help: str) -> None:
+    shown = f" (default: {f.default})" if f.default is not None else ""
+    if f.type in ("bool", bool):
+        group.add_argument(flag(f.name), action=argparse.BooleanOptionalAction,
+                           default=argparse.SUPPRESS, help=help + shown)
+        return
+    kind = {"int": int, "float": float}.get(f.type, str)
+    group.add_argument(flag(f.name), type=kind, default=argparse.SUPPRESS,
+                       choices=f.metadata["choices"], help=help + shown)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One ``--flag`` per dataclass field (underscores become dashes), grouped by dataclass, and
+    one per method option (``methods.option_fields``), naming the methods that have it.
 
     Defaults are ``argparse.SUPPRESS``: a parsed namespace holds only the options the user typed
     (``from_namespace`` fills in the dataclass defaults), so ``--resume`` can refuse the ones it
     cannot honour."""
-    for title, cls in groups.items():
+    for title, cls in GROUPS.items():
         group = parser.add_argument_group(title)
         for f in dataclasses.fields(cls):
-            meta = f.metadata
-            shown = f" (default: {f.default})" if f.default is not None else ""
-            if f.type in ("bool", bool):
-                group.add_argument(flag(f.name), action=argparse.BooleanOptionalAction,
-                                   default=argparse.SUPPRESS, help=meta["help"] + shown)
-                continue
-            kind = {"int": int, "float": float}.get(f.type, str)
-            group.add_argument(flag(f.name), type=kind, default=argparse.SUPPRESS,
-                               choices=meta["choices"], help=meta["help"] + shown)
+            _add(group, f, f.metadata["help"])
+    group = parser.add_argument_group("method options (each for the methods named)")
+    for f, owners in methods.option_fields().values():
+        _add(group, f, f"{', '.join(owners)}: {f.metadata['help']}")
 
 
-def typed(args: argparse.Namespace, groups=GROUPS) -> set:
-    """The configuration fields the user gave on the command line."""
-    return {f.name for cls in groups.values() for f in dataclasses.fields(cls)} & set(vars(args))
+def option_values(args: argparse.Namespace) -> dict:
+    """The method options the user gave on the command line, ``{name: value}``."""
+    return {name: value for name, value in vars(args).items() if name in methods.option_fields()}
 
 
-def from_namespace(args: argparse.Namespace, groups=GROUPS) -> dict:
-    """``{"data": DataConfig(...), ...}`` from parsed arguments (defaults for what was not given)."""
+def typed(args: argparse.Namespace) -> set:
+    """The configuration fields (method options included) the user gave on the command line."""
+    names = {f.name for cls in GROUPS.values() for f in dataclasses.fields(cls)}
+    return (names | set(methods.option_fields())) & set(vars(args))
+
+
+def from_namespace(args: argparse.Namespace, options: bool = True) -> dict:
+    """``{"data": DataConfig(...), ..., "options": <the method's Options>}`` from parsed
+    arguments (defaults for what was not given). ``options=False``: the method's default options
+    (``compare`` gives each cell its own)."""
     given = vars(args)
-    return check_together({title: cls(**{f.name: given[f.name] for f in dataclasses.fields(cls)
-                                         if f.name in given})
-                           for title, cls in groups.items()})
+    cfgs = {title: cls(**{f.name: given[f.name] for f in dataclasses.fields(cls)
+                          if f.name in given})
+            for title, cls in GROUPS.items()}
+    cfgs["options"] = method_options(cfgs["sparse"].method,
+                                     option_values(args) if options else {})
+    return check_together(cfgs)
 
 
 def to_dict(cfgs: dict) -> dict:
-    """The ``config.json`` form: ``{group: {field: value}}``."""
-    return {title: dataclasses.asdict(cfgs[title]) for title in GROUPS}
+    """The ``config.json`` form: ``{group: {field: value}}``, the method's options as ``options``."""
+    check_together(cfgs)
+    return {title: dataclasses.asdict(cfgs[title]) for title in ORDER}
+
+
+def upgrade(saved: dict) -> dict:
+    """A ``to_dict`` mapping written before methods had their own options (no ``options``;
+    ``LEGACY_SPARSE`` keys in ``sparse``) in today's form: the options its method has move to
+    ``options`` (their defaults where absent), the other legacy keys are dropped. Anything else
+    is returned as it is."""
+    if not isinstance(saved, dict) or "options" in saved:
+        return saved
+    sparse = saved.get("sparse")
+    if not isinstance(sparse, dict) or sparse.get("method") not in methods.REGISTRY:
+        return saved
+    own = dataclasses.fields(methods.get(sparse["method"]).Options)
+    return {**saved, "sparse": {k: v for k, v in sparse.items() if k not in LEGACY_SPARSE},
+            "options": {f.name: sparse.get(f.name, f.default) for f in own}}
 
 
 def from_dict(saved, where: str = "config.json") -> dict:
@@ -251,11 +246,13 @@ def from_dict(saved, where: str = "config.json") -> dict:
     file in messages. Extra top-level keys (``changes``) are the caller's."""
     if not isinstance(saved, dict):
         raise ConfigError(f"{where}: expected a JSON object of groups, found {type(saved).__name__}")
-    missing = sorted(set(GROUPS) - set(saved))
+    saved = upgrade(saved)
+    missing = sorted(set(ORDER) - set(saved))
     if missing:
         raise ConfigError(f"{where}: missing the group(s) {missing}")
     cfgs = {}
-    for title, cls in GROUPS.items():
+    for title in ORDER:
+        cls = GROUPS.get(title) or methods.get(cfgs["sparse"].method).Options
         values, names = saved[title], {f.name for f in dataclasses.fields(cls)}
         if not isinstance(values, dict):
             raise ConfigError(f"{where}: {title!r} must be an object, found "

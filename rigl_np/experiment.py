@@ -180,7 +180,8 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
         shapes = {n: full.params()[n].shape for n in full.sparsifiable()}
         per_epoch = num_batches(len(data.train_y), optim.batch_size)
         total_steps = optim.epochs * per_epoch
-        method = make_method(sparse, shapes, total_steps, mask_rng, run_cfg.snapshot_every)
+        method = make_method(sparse, shapes, total_steps, mask_rng, run_cfg.snapshot_every,
+                             cfgs["options"])
         model = method.build_model(model_cfg.model, data.input_shape, data.num_classes, init_rng)
         optimizer = make_optimizer(model.params(), optim)
         method.attach(model, optimizer)
@@ -277,7 +278,9 @@ def _metrics(state, method, model, full, data, sparse, total_steps, out, changes
         "global_density": report["global_density"], "nominal_sparsity": sparse.sparsity,
         "width": method.width, "method": method.kind(),
         "train_seconds": sum(r["seconds"] for r in state.history),
-        "flops": flops_report(full, data.input_shape, method, real),
+        "flops": flops_report(full, data.input_shape, method, real,
+                              records.density_segments(method.shapes, total_steps)
+                              if records else None),
         "mask_updates": records.updates if records else [],
         "itop_rate": records.itop_rate() if records else 1.0, "run_dir": str(out),
         "total_steps": total_steps, "input_shape": list(data.input_shape),

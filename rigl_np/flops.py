@@ -6,10 +6,11 @@ costs its dense FLOPs times its density. Biases, BatchNorm, activations and pool
 they are a rounding error next to the weights and the paper leaves them out too.
 
 With f_D the dense and f_S the sparse forward FLOPs of one example, one training example costs:
-dense 3·f_D; static, SET and small-dense 3·f_S; SNFS 2·f_S + f_D (it needs the dense gradient every
-step); RigL (3·f_S·ΔT + 2·f_S + f_D)/(ΔT + 1) (the dense gradient only on update steps); gradual
-pruning the mean over its schedule of 3·f_S(t). Everything is reported as a multiple of dense.
-Each method (``rigl_np.methods``) says which formula is its own (``Method.training_flops``).
+dense 3·f_D; static, SET, pruning and small-dense 3·f_S; SNFS 2·f_S + f_D (it needs the dense
+gradient every step); RigL (3·f_S·ΔT + 2·f_S + f_D)/(ΔT + 1) (the dense gradient only on update
+steps). Everything is reported as a multiple of dense. Each method's signal
+(``rigl_np.methods.signals``) says which formula is its own; a run's training FLOPs average it
+over the masks each batch trained with, as the run recorded them (``flops_report``).
 RigL (and SRigL) averaging the growth gradient over n batches needs the dense gradient on n batches
 of every ΔT + 1: (3·f_S·(ΔT + 1 - n) + n·(2·f_S + f_D))/(ΔT + 1), the paper's formula at n = 1.
 """
@@ -19,7 +20,6 @@ import math
 
 from rigl_np import backend
 from rigl_np.nn import Conv2d, Linear
-from rigl_np.rigl import last_pruning_step, pruning_density
 
 
 def layer_flops(model, input_shape) -> dict:
@@ -54,28 +54,20 @@ def rigl_training_flops(f_dense: float, f_sparse: float, delta_t: int = 100,
     return (3 * f_sparse * (delta_t + 1 - n) + n * (2 * f_sparse + f_dense)) / (delta_t + 1)
 
 
-def pruning_training_flops(flops: dict, densities: dict, total_steps: int, delta_t: int,
-                           t0: int, t1: int) -> float:
-    """Gradual pruning: mean over all steps of 3·f_S(t), each layer at its scheduled density.
-
-    The masks change after the optimizer step of every ``delta_t``-th batch between t0 and t1 and
-    of t1, so batch t trains at the schedule's density of the last pruning step before it (dense
-    before the first).
-    """
-    total = 0.0
-    for step in range(1, total_steps + 1):
-        last = last_pruning_step(step - 1, delta_t, t0, t1)
-        at = {name: pruning_density(last, d, t0, t1) for name, d in densities.items()}
-        total += 3 * forward_flops(flops, at)
-    return total / total_steps
-
-
-def flops_report(model, input_shape, method, densities: dict) -> dict:
+def flops_report(model, input_shape, method, densities: dict, segments=None) -> dict:
     """Training and inference FLOPs of ``method`` (a ``rigl_np.methods.Method``) as multiples of
-    dense training and inference of ``model`` (the full-width model) at ``densities``."""
+    dense training and inference of ``model`` (the full-width model).
+
+    Inference is priced at ``densities`` (the final masks). Training is priced from what the run
+    recorded: ``segments`` is ``[(share of the batches, {layer: density}), ...]`` (``methods.
+    MaskRecords.density_segments``), each batch at the masks it trained with, so methods whose
+    densities change (pruning, SRigL's ablation, a global selection) are priced right; None (a
+    method without masks) prices every batch at ``densities``."""
     flops = layer_flops(model, input_shape)
     f_dense = sum(flops.values())
     f_sparse = method.inference_flops(flops, densities)
+    train = sum(share * method.training_flops(flops, at)
+                for share, at in (segments or [(1.0, densities)]))
     return {"forward_dense": f_dense, "forward_sparse": f_sparse,
-            "train_multiplier": method.training_flops(flops, densities) / (3 * f_dense),
+            "train_multiplier": train / (3 * f_dense),
             "inference_multiplier": f_sparse / f_dense}

@@ -186,6 +186,18 @@ class Sequential:
         """Non-trained state (BatchNorm running statistics), keyed like ``params()``."""
         return self._flat("buffers")
 
+    def swap(self, values: dict) -> dict:
+        """Put the arrays ``values`` (``{"fc1.weight": array}``) in the named parameters' place
+        and return the arrays they replaced (``swap`` them back to restore). The optimizer keeps
+        updating the original arrays, which it holds."""
+        layers = dict(self.layers)
+        previous = {}
+        for key, value in values.items():
+            layer, _, param = key.rpartition(".")
+            previous[key] = layers[layer].params[param]
+            layers[layer].params[param] = value
+        return previous
+
     def sparsifiable(self) -> list:
         """Names of the Linear and Conv2d weights, in layer order: what sparse training masks."""
         return [f"{name}.weight" for name, layer in self.layers if isinstance(layer, (Linear, Conv2d))]

@@ -1,8 +1,11 @@
 """The training loop, as numbered steps, and evaluation.
 
-One optimizer step per mini-batch. The training method (``rigl_np.methods``) plugs in through two
-hooks, called at one visible line each of ``train_step``; what they do to masks and weights is in
-the method classes:
+One optimizer step per mini-batch. The training method (``rigl_np.methods``) plugs in through
+three hooks, called at one visible line each of ``train_step``; what they do to masks and weights
+is in the method classes:
+
+- ``method.forward_weights(step)``: the weights batch ``step`` computes its forward and backward
+  passes with, when they are not the stored ones (None, the default: the stored W = W * M);
 
 - ``method.before_step(step, grads) -> bool``: sees the dense gradients of batch ``step``
   (counted from 1, docs/semantics.md "Schedule"); masks them, may update the masks; returns False
@@ -99,18 +102,22 @@ def evaluate(model, x, y, batch_size: int = EVAL_BATCH):
 
 def train_step(model, optimizer, xb, yb, step, method=None):
     """One mini-batch: forward, loss, backward, (masked) optimizer step. Returns (loss, correct)."""
-    # 1. forward and loss
+    # 1. the weights this batch computes with: the stored ones, or the method's (Top-KAST's
+    #    forward set, say); the stored ones are put back before the optimizer step
+    stored = model.swap(method.forward_weights(step) or {}) if method is not None else {}
+    # 2. forward and loss
     logits = model.forward(xb, train=True)                             # (B, classes)
     loss, dlogits = softmax_cross_entropy(logits, yb)
-    # 2. backward: dense gradients of every parameter
+    # 3. backward: dense gradients of every parameter
     model.backward(dlogits)
     grads = model.grads()
-    # 3. the sparse method masks the gradients and may update the masks (RigL skips the step then)
+    model.swap(stored)
+    # 4. the sparse method masks the gradients and may update the masks (RigL skips the step then)
     take_step = method is None or method.before_step(step, grads)
-    # 4. optimizer step
+    # 5. optimizer step
     if take_step:
         optimizer.step(grads)
-    # 5. re-mask weights and optimizer state; SET / SNFS / pruning update masks here
+    # 6. re-mask weights and optimizer state; SET / SNFS / pruning update masks here
     if method is not None:
         method.after_step(step)
     return loss, (logits.argmax(axis=1) == yb).sum()

@@ -3,10 +3,8 @@ paper's 0.4219 check."""
 import pytest
 
 from rigl_np import backend
-from rigl_np.flops import (flops_report, layer_flops, pruning_training_flops,
-                           rigl_training_flops)
-from rigl_np.rigl import pruning_density
-from rigl_np.methods import get
+from rigl_np.flops import flops_report, layer_flops, rigl_training_flops
+from rigl_np.methods import MaskRecords, get
 from rigl_np.models import build_model
 
 FLOPS = {"a": 10.0}                      # one layer: f_D = 10
@@ -14,7 +12,7 @@ SPARSE = {"a": 0.2}                      # at density 0.2: f_S = 2
 
 
 def _method(name, **kw):
-    return get(name)({"a": 0.2}, backend.host_rng(0), **kw)
+    return get(name).build({"a": 0.2}, backend.host_rng(0), **kw)
 
 
 def test_rigl_costs_0_4219_of_dense_at_fs_042_and_delta_t_100():
@@ -71,22 +69,41 @@ def test_small_dense_costs_its_narrower_model():
     assert report["train_multiplier"] == report["inference_multiplier"] == pytest.approx(ratio)
 
 
-def test_pruning_cost_lies_between_its_final_sparse_cost_and_dense():
-    flops = {"a": 100.0}
-    cost = pruning_training_flops(flops, {"a": 0.1}, total_steps=1000, delta_t=10, t0=0, t1=750)
-    assert 3 * 10.0 < cost < 3 * 100.0
-    slower = pruning_training_flops(flops, {"a": 0.1}, total_steps=1000, delta_t=10, t0=0, t1=990)
-    assert slower > cost                        # pruning later costs more
-    method = _method("pruning", delta_t=10, t0=0, t1=750, total_steps=1000)
-    assert method.training_flops(flops, {"a": 0.1}) == cost
+def _records(total: int, updates: dict) -> list:
+    """The density segments of a 10-weight layer, dense at first, then ``{step: nnz}``."""
+    records = MaskRecords({"a": backend.xp().ones(10, dtype=bool)})
+    for step, nnz in updates.items():
+        records.add(step, 0.0, {"a": {"grown": 0, "regrown_same": 0, "nnz": nnz}}, {})
+    return records.density_segments({"a": (10,)}, total)
 
 
-def test_pruning_charges_each_batch_the_masks_it_trained_with():
-    """Pruned after batch 1 (t1 = 1): batch 1 trains dense, batches 2..10 at the final density;
-    every 4th batch up to t1 = 6: batches 1-4 dense, 5-6 at the step-4 density, then final."""
-    flops = {"a": 10.0}
-    cost = pruning_training_flops(flops, {"a": 0.1}, total_steps=10, delta_t=4, t0=0, t1=1)
-    assert cost == pytest.approx(3 * (10.0 + 9 * 1.0) / 10)
-    d4 = pruning_density(4, 0.1, 0, 6)
-    cost = pruning_training_flops(flops, {"a": 0.1}, total_steps=10, delta_t=4, t0=0, t1=6)
-    assert cost == pytest.approx(3 * 10.0 * (4 * 1.0 + 2 * d4 + 4 * 0.1) / 10)
+def test_each_batch_is_charged_the_masks_it_trained_with():
+    """Updates after batches 4 and 6 of 10: batches 1-4 dense, 5-6 at 5/10, 7-10 at 1/10."""
+    assert _records(10, {4: 5, 6: 1}) == [(0.4, {"a": 1.0}), (0.2, {"a": 0.5}),
+                                           (0.4, {"a": 0.1})]
+    assert _records(10, {}) == [(1.0, {"a": 1.0})]
+    assert _records(10, {3: 10, 7: 10}) == [(1.0, {"a": 1.0})]      # unchanged counts: merged
+    assert _records(10, {10: 2}) == [(1.0, {"a": 1.0})]             # after the last batch
+
+
+def test_report_prices_training_from_the_recorded_segments():
+    model = build_model("lenet300", (1, 28, 28), 10)
+    f = layer_flops(model, (1, 28, 28))
+    static = get("static")({n: 0.1 for n in f}, backend.host_rng(0))
+    final = {n: 0.1 for n in f}
+    segments = [(0.25, {n: 1.0 for n in f}), (0.75, final)]
+    report = flops_report(model, (1, 28, 28), static, final, segments)
+    assert report["train_multiplier"] == pytest.approx(0.25 * 1.0 + 0.75 * 0.1)
+    assert report["inference_multiplier"] == pytest.approx(0.1)
+
+
+def test_a_pruning_run_is_priced_between_its_final_sparse_cost_and_dense(tmp_path):
+    from rigl_np.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--method", "pruning", "--dataset", "synthetic", "--epochs", "1",
+                 "--delta-t", "5", "--sparsity", "0.9", "--out", str(out)]) == 0
+    import json
+    metrics = json.loads((out / "metrics.json").read_text())
+    final = metrics["flops"]["inference_multiplier"]
+    assert final < metrics["flops"]["train_multiplier"] < 1.0

@@ -23,7 +23,7 @@ def _setup(method_cls, seed=0, density=0.3, dense_layers=(), distribution="erk",
     model = build_model("lenet300", SHAPE, 10, backend.host_rng(seed), width=0.1)
     shapes = {n: model.params()[n].shape for n in model.sparsifiable()}
     densities = layer_densities(shapes, density, distribution, dense_layers=dense_layers)
-    method = method_cls(densities, backend.host_rng(seed + 1), **kw)
+    method = method_cls.build(densities, backend.host_rng(seed + 1), **kw)
     opt = SGD(model.params(), 0.05, momentum=0.9, weight_decay=1e-4)
     method.attach(model, opt)
     rng = np.random.default_rng(seed + 2)
@@ -123,7 +123,7 @@ def test_growth_gradient_is_the_mean_of_the_last_n_dense_gradients():
         return before_step(step, grads)
 
     def spy_update(step):                        # the growth signal the update receives
-        used.update({n: backend.to_numpy(g).copy() for n, g in method.dense_grads.items()})
+        used.update({n: backend.to_numpy(g).copy() for n, g in method.signal.value.items()})
         return update_masks(step)
     method.before_step, method.update_masks = spy_before, spy_update
     for step in range(1, 5):
@@ -219,17 +219,22 @@ def test_every_method_is_registered_and_declares_its_facts():
         assert not kind["drop_schedule"] or kind["masks_change"]
     assert [n for n in NAMES if get(n).dense_baseline] == ["dense"]
     assert {n for n in NAMES if not get(n).has_masks} == {"dense", "small-dense"}
-    assert get("rigl").update_phase == get("srigl").update_phase == "before_step"
-    assert get("set").update_phase == get("snfs").update_phase == "after_step"
+    phase = {n: get(n).kind()["update_phase"] for n in NAMES}
+    assert phase["rigl"] == phase["srigl"] == "before_step"
+    assert phase["set"] == phase["snfs"] == phase["pruning"] == "after_step"
     with pytest.raises(ValueError, match="unknown method 'lottery'; choose one of dense"):
         get("lottery")
 
 
-def test_method_classes_are_siblings_not_a_chain():
-    """SNFS does not inherit from SET, nor SRigL from RigL: methods share bases, not each other."""
-    concrete = [get(n) for n in NAMES]
-    for cls in concrete:
-        assert not any(issubclass(cls, other) for other in concrete if other is not cls), cls
+def test_methods_are_assembled_from_parts_not_a_class_ladder():
+    """Every method derives from ``Method`` directly and declares its parts: GraNet-like methods
+    take pruning's schedule and RigL's signal without picking a parent."""
+    from rigl_np.methods import Method
+
+    for name in NAMES:
+        assert get(name).__bases__ == (Method,), name
+    assert get("rigl").Signal is get("srigl").Signal                 # parts are shared
+    assert type(get("pruning").schedule) is not type(get("rigl").schedule)
 
 
 def test_a_method_without_masks_leaves_training_dense(backend_name):

@@ -128,7 +128,7 @@ def test_checkpoint_round_trip_keeps_every_method_state(tmp_path, method_name, e
     from rigl_np import backend
     from rigl_np.checkpoint import load_checkpoint, save_checkpoint
     from rigl_np.config import SparseConfig
-    from rigl_np.methods import make_method
+    from rigl_np.methods import get, make_method
     from rigl_np.models import build_model
     from rigl_np.optim import SGD
     from rigl_np.train import TrainState, train_step
@@ -136,13 +136,14 @@ def test_checkpoint_round_trip_keeps_every_method_state(tmp_path, method_name, e
     rng = np.random.default_rng(0)
     batches = [(rng.random((16, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 16))
                for _ in range(12)]
-    cfg = SparseConfig(method=method_name, sparsity=0.7, delta_t=4, **extra)
+    cfg = SparseConfig(method=method_name, sparsity=0.7, delta_t=4)
+    options = get(method_name).Options(**extra)
 
     def fresh():
         model = build_model("lenet300", (1, 28, 28), 10, backend.host_rng(0), width=0.1)
         shapes = {n: model.params()[n].shape for n in model.sparsifiable()}
         opt = SGD(model.params(), 0.05, momentum=0.9)
-        method = make_method(cfg, shapes, 16, backend.host_rng(1))
+        method = make_method(cfg, shapes, 16, backend.host_rng(1), options=options)
         method.attach(model, opt)
         return model, opt, method
 

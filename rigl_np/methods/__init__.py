@@ -1,45 +1,43 @@
-"""Training methods, each one argument away in the same trainer (docs/semantics.md "Baselines").
+"""Training methods, each one file of declared parts, one argument away in the same trainer.
 
-| method      | masks                    | grow score               | masks change              |
-|-------------|--------------------------|--------------------------|---------------------------|
-| dense       | none                     |                          |                           |
-| small-dense | none, narrower model     |                          |                           |
-| static      | random, fixed            |                          |                           |
-| set         | random, updated          | random                   | after the optimizer step  |
-| snfs        | random, updated          | |EMA of dense gradients| | after the optimizer step  |
-| rigl        | random, updated          | |dense gradient|         | instead of the step       |
-| srigl       | constant fan-in, updated | |dense gradient| per row | instead of the step       |
-| pruning     | dense, shrinking         | (never grows)            | after the optimizer step  |
+| method      | structure       | schedule (update batch's step)   | signal (grow score)          |
+|-------------|-----------------|----------------------------------|------------------------------|
+| dense       | no masks        |                                  |                              |
+| small-dense | no masks, narrower model |                         |                              |
+| static      | unstructured    | never                            |                              |
+| set         | unstructured    | drop fraction (after the step)   | none (random scores)         |
+| snfs        | unstructured    | drop fraction (after the step)   | EMA of dense gradients       |
+| rigl        | unstructured    | drop fraction (instead of it)    | dense gradient (mean of n)   |
+| srigl       | constant fan-in | drop fraction (instead of it)    | dense gradient, per row      |
+| pruning     | starts dense    | cubic pruning (after the step)   | none (never grows)           |
 
-``get(name)`` is a method's class, ``make_method(cfg, shapes, total_steps, rng)`` the object the
-trainer calls for a ``SparseConfig`` (``rigl_np.train``), ``densities_for(cfg, shapes)`` its layer
-densities. Every module of this package is imported here, so each class that sets ``name``
-registers itself (``base.Method.__init_subclass__``); ``NAMES`` lists them for the CLI.
+Adding a method is one new file here (plus its tests), a ``base.Method`` subclass that sets
+``name`` (its ``--method`` value) and declares its parts (``base.py`` says what each one is):
+``Options`` (a dataclass of ``options.opt`` fields, validated in ``__post_init__``), ``structure``
+(``rigl_np.masks``), ``schedule`` (``schedules.py``), ``Signal`` (``signals.py``) and
+``update(step, f) -> {layer: MaskUpdate}``; optionally ``forward_weights``, ``check``,
+``training_flops``, ``layer_densities`` / ``build_model`` (dense, small-dense), ``initial_masks``.
+``verify`` finds it here too (``Method.verification``). Nothing else changes: every module of
+this package is imported below, so the class registers itself, and the CLI, config.json,
+``compare``, ``plot`` and metrics.json read the registry.
 
-Adding a method is one new file here (plus its tests) with a ``Method`` subclass that defines:
-- ``name``: its ``--method`` value;
-- its facts (``base.FACTS``): ``has_masks``, ``masks_change``, ``drop_schedule``,
-  ``update_phase``, ``dense_baseline`` (metrics.json records them; plots and tables read them);
-- what it changes: ``initial_masks`` (the masks it starts from); for masks that change,
-  ``update_layer(name, step, f)`` returning a ``rigl.MaskUpdate`` (``Method.update_masks`` runs it
-  over the layers and applies it), called from the hooks ``before_step`` / ``after_step`` (under
-  ``dynamic.DynamicSparse``, on the drop-fraction schedule; ``observe`` sees every batch's dense
-  gradient);
-- ``options(cfg, total_steps)``: the constructor arguments it reads from a ``SparseConfig``;
-- ``training_flops(flops, densities)`` when it costs other than 3 f_S per example;
-- ``layer_densities`` / ``build_model`` only if it changes them (dense, small-dense);
-- ``extra_state``: the names of further ``{layer: array}`` attributes a checkpoint must keep.
+``get(name)`` is a method's class; ``make_method(cfg, shapes, total_steps, rng, ...)`` the object
+the trainer calls for a ``SparseConfig``; ``densities_for(cfg, shapes)`` its layer densities;
+``option_fields()`` every method's options, merged by name, for the CLI.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
 
-from rigl_np.methods.base import FACTS, REGISTRY, Method
+from rigl_np.methods.base import FACTS, REGISTRY, Method, NoOptions
 from rigl_np.methods.records import MaskRecords
 
+_PARTS = {"base", "records", "schedules", "signals"}
 for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+    if _module.name not in _PARTS:
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 from rigl_np.methods.dense import Dense                       # noqa: E402 (registered above)
 from rigl_np.methods.pruning import Pruning                   # noqa: E402
@@ -52,16 +50,34 @@ from rigl_np.methods.static import Static                     # noqa: E402
 
 NAMES = tuple(sorted(REGISTRY))
 
-__all__ = ["Dense", "FACTS", "MaskRecords", "Method", "NAMES", "Pruning", "RigL", "SET", "SNFS",
-           "SRigL", "SmallDense", "Static", "densities_for", "facts", "get", "make_method",
-           "matched_width", "parameter_count"]
+__all__ = ["Dense", "FACTS", "MaskRecords", "Method", "NAMES", "NoOptions", "Pruning", "RigL",
+           "SET", "SNFS", "SRigL", "SmallDense", "Static", "densities_for", "facts", "get",
+           "make_method", "matched_width", "option_fields", "parameter_count"]
 
 
 def get(name: str) -> type:
     """The class of method ``name``; a ValueError that lists the known ones otherwise."""
     if name not in REGISTRY:
-        raise ValueError(f"unknown method {name!r}; choose one of {', '.join(NAMES)}")
+        raise ValueError(f"unknown method {name!r}; choose one of {', '.join(sorted(REGISTRY))}")
     return REGISTRY[name]
+
+
+def option_fields() -> dict:
+    """``{option name: (dataclass field, [methods that declare it])}`` over every registered
+    method. Two methods may share an option (rigl and srigl: ``grad_accumulation``) only with the
+    same type and default; anything else is a programming error, raised here."""
+    merged = {}
+    for name in sorted(REGISTRY):
+        for f in dataclasses.fields(REGISTRY[name].Options):
+            if f.name in merged:
+                first, owners = merged[f.name]
+                if (first.type, first.default) != (f.type, f.default):
+                    raise TypeError(f"option {f.name!r}: {name} declares {f.type} = "
+                                    f"{f.default!r}, {owners[0]} {first.type} = {first.default!r}")
+                owners.append(name)
+            else:
+                merged[f.name] = (f, [name])
+    return merged
 
 
 def facts(config: dict, metrics: dict) -> dict:
@@ -75,11 +91,12 @@ def densities_for(cfg, shapes: dict) -> dict:
     return get(cfg.method).layer_densities(cfg, shapes)
 
 
-def make_method(cfg, shapes: dict, total_steps: int, rng, snapshot_every: int = 0):
-    """The method object for ``cfg`` (a ``SparseConfig``), for a run of ``total_steps`` batches.
+def make_method(cfg, shapes: dict, total_steps: int, rng, snapshot_every: int = 0, options=None):
+    """The method object for ``cfg`` (a ``SparseConfig``) and ``options`` (its ``Options``;
+    default: the method's defaults), for a run of ``total_steps`` batches.
 
     ``snapshot_every``: keep bit-packed masks every N batches (0: after every mask update).
     """
     cls = get(cfg.method)
     return cls.from_config(cfg, cls.layer_densities(cfg, shapes), total_steps, rng,
-                           snapshot_every)
+                           snapshot_every, options)

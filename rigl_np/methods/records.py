@@ -8,6 +8,8 @@ SRigL fan_in and active_neurons). Turnover is new connections over active ones; 
 """
 from __future__ import annotations
 
+import math
+
 from rigl_np import backend
 
 
@@ -53,6 +55,25 @@ class MaskRecords:
         if not self.snapshot_every:
             self.snapshot(step, masks)
         return record
+
+    def density_segments(self, shapes: dict, total_steps: int) -> list:
+        """``[(share of the run's batches, {layer: density}), ...]``: the masks each batch of a
+        run of ``total_steps`` trained with, as recorded (the step-0 snapshot, then every
+        update's nnz). An update after batch s's step (or instead of it) holds from batch s + 1;
+        runs of equal densities are merged, so a method that keeps its counts has one segment."""
+        nnz = {n: int(backend.array_module(bits).unpackbits(bits).sum())          # host arrays
+               for n, bits in self.snapshots[0].items()}
+        changes = [(0, nnz)] + [(u["step"], {n: v["nnz"] for n, v in u["layers"].items()})
+                                for u in self.updates]
+        segments = []                                        # [[batches, densities], ...]
+        for i, (step, counts) in enumerate(changes):
+            end = changes[i + 1][0] if i + 1 < len(changes) else total_steps
+            at = {n: c / math.prod(shapes[n]) for n, c in counts.items()}
+            if segments and segments[-1][1] == at:
+                segments[-1][0] += end - step
+            elif end > step:
+                segments.append([end - step, at])
+        return [(batches / total_steps, at) for batches, at in segments]
 
     def state(self):
         """(nested dict of arrays, JSON-able meta) for a checkpoint; steps become string keys."""

@@ -1,19 +1,43 @@
 """RigL (Evci et al. 2020, Section 3): drop the smallest |W|, grow the largest |dense gradient|.
 
-The growth signal and the skipped optimizer step of the update batch are ``DenseGradientGrowth``'s
-(as in the official code and rigl-torch); what is RigL's own is the per-layer update,
-``rigl.rigl_update``.
+The whole method, part by part (docs/semantics.md "The RigL update", "Schedule"):
+- structure: unstructured, exact-count random initial masks at each layer's density;
+- schedule: an update every ΔT batches while t < T_end, at the cosine drop fraction f(t); the
+  update batch takes no optimizer step (as in the official code and rigl-torch);
+- signal: the dense gradient of the update batch, or the mean of the last ``grad_accumulation``
+  batches (rigl-torch's ``grad_accumulation_n``); FLOPs charge it on those batches only;
+- update: per layer, ``rigl.rigl_update``: drop k = floor(f * nnz) active connections by |W|,
+  grow k by |G| (just-dropped ones may return); new connections start at 0.
 """
 from __future__ import annotations
 
-from rigl_np.methods.dynamic import DenseGradientGrowth
+from dataclasses import dataclass
+
+from rigl_np.methods.base import Method
+from rigl_np.methods.schedules import DropFractionSchedule
+from rigl_np.methods.signals import DenseGradient
+from rigl_np.options import check_fields, opt, require
 from rigl_np.rigl import rigl_update
 
 
-class RigL(DenseGradientGrowth):
+@dataclass
+class Options:
+    grad_accumulation: int = opt(1, "batches whose dense gradients are averaged for growth")
+
+    def __post_init__(self):
+        check_fields(self)
+        require(self.grad_accumulation >= 1, "grad_accumulation", "be at least 1",
+                self.grad_accumulation)
+
+
+class RigL(Method):
     """Grow by the dense gradient; the update batch takes no optimizer step."""
 
     name = "rigl"
+    Options = Options
+    schedule = DropFractionSchedule(skip_step=True)
+    Signal = DenseGradient
 
-    def update_layer(self, name, step, f):
-        return rigl_update(self.params[name], self.masks[name], self.dense_grads[name], f)
+    def update(self, step, f):
+        grads = self.signal.value
+        return {n: rigl_update(self.params[n], m, grads[n], f) for n, m in self.masks.items()}

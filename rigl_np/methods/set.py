@@ -1,21 +1,27 @@
 """SET (Mocanu et al. 2018), as the RigL paper runs it: drop the smallest |W|, grow at random.
 
-The random grow scores are drawn on the host RNG; the optimizer steps first and the masks change
-after it. Left out: original SET's random non-zero re-initialisation and its separate drop of the
-positive and negative weights (docs/semantics.md "Baselines").
+The whole method, part by part (docs/semantics.md "Baselines"):
+- structure: unstructured, exact-count random initial masks;
+- schedule: RigL's (every ΔT batches while t < T_end, the cosine drop fraction), but the update
+  follows the batch's optimizer step;
+- signal: none; the grow scores are uniform random numbers drawn on the host RNG at the update;
+- update: per layer, ``rigl.mask_update`` with those scores.
+Left out: original SET's random non-zero re-initialisation and its separate drop of the
+positive and negative weights.
 """
 from __future__ import annotations
 
-from rigl_np.methods.dynamic import DynamicSparse
+from rigl_np.methods.base import Method
+from rigl_np.methods.schedules import DropFractionSchedule
 from rigl_np.rigl import mask_update, set_score
 
 
-class SET(DynamicSparse):
+class SET(Method):
     """Grow at random positions; update after the optimizer step."""
 
     name = "set"
-    update_phase = "after_step"
+    schedule = DropFractionSchedule(skip_step=False)
 
-    def update_layer(self, name, step, f):
-        mask = self.masks[name]
-        return mask_update(self.params[name], mask, set_score(mask.shape, self.rng), f)
+    def update(self, step, f):
+        return {n: mask_update(self.params[n], m, set_score(m.shape, self.rng), f)
+                for n, m in self.masks.items()}

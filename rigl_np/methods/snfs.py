@@ -1,35 +1,29 @@
 """SNFS (Dettmers & Zettlemoyer 2019), as in the official RigL code: grow by |momentum of G|.
 
-The grow score is |exponential moving average (beta 0.9) of the dense gradients|, updated every
-batch before the gradients are masked; no redistribution of density across layers; the optimizer
-steps first and the masks change after it. FLOPs: the dense gradient every batch, 2 f_S + f_D.
+The whole method, part by part (docs/semantics.md "Baselines"):
+- structure: unstructured, exact-count random initial masks;
+- schedule: RigL's, the update following the batch's optimizer step;
+- signal: the exponential moving average (beta 0.9) of the dense gradients, kept every batch
+  before they are masked; FLOPs: the dense gradient every batch, 2 f_S + f_D;
+- update: per layer, ``rigl.mask_update`` growing by |EMA|. No redistribution of density across
+  layers.
 """
 from __future__ import annotations
 
-from rigl_np import backend
-from rigl_np.flops import forward_flops, snfs_training_flops
-from rigl_np.methods.dynamic import DynamicSparse
-from rigl_np.rigl import gradient_ema, mask_update, snfs_score
+from rigl_np.methods.base import Method
+from rigl_np.methods.schedules import DropFractionSchedule
+from rigl_np.methods.signals import GradientEMA
+from rigl_np.rigl import mask_update, snfs_score
 
 
-class SNFS(DynamicSparse):
+class SNFS(Method):
     """Grow by |EMA of dense gradients| (momentum-style, beta 0.9), kept every batch."""
 
     name = "snfs"
-    update_phase = "after_step"
-    extra_state = ("ema",)
+    schedule = DropFractionSchedule(skip_step=False)
+    Signal = GradientEMA
 
-    def attach(self, model, optimizer):
-        super().attach(model, optimizer)
-        self.ema = {name: backend.array_module(m).zeros(m.shape, dtype="float32")
-                    for name, m in self.masks.items()}
-
-    def training_flops(self, flops, densities) -> float:
-        return snfs_training_flops(sum(flops.values()), forward_flops(flops, densities))
-
-    def observe(self, step, grads) -> None:
-        for name in self.masks:
-            self.ema[name] = gradient_ema(self.ema[name], grads[name])
-
-    def update_layer(self, name, step, f):
-        return mask_update(self.params[name], self.masks[name], snfs_score(self.ema[name]), f)
+    def update(self, step, f):
+        ema = self.signal.value
+        return {n: mask_update(self.params[n], m, snfs_score(ema[n]), f)
+                for n, m in self.masks.items()}

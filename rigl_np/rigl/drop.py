@@ -12,7 +12,7 @@ trades places with an inactive position.
 from __future__ import annotations
 
 from rigl_np import backend
-from rigl_np.rigl.select import select_top_k
+from rigl_np.masks.select import select_top_k
 
 
 def magnitude_score(weight):

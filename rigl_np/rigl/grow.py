@@ -17,7 +17,7 @@ Left out: original SET's random non-zero re-initialisation and its separate posi
 from __future__ import annotations
 
 from rigl_np import backend
-from rigl_np.rigl.select import select_top_k
+from rigl_np.masks.select import select_top_k
 
 
 def rigl_score(grad):

@@ -48,7 +48,7 @@ from __future__ import annotations
 from rigl_np import backend
 from rigl_np.functional.conv import col2im, conv_output_size, im2col
 from rigl_np.nn import Layer
-from rigl_np.srigl.masks import fan_in
+from rigl_np.masks.fan_in import fan_in
 
 BLOCK_BYTES = 1 << 19     # gathered buffer per block of neurons: half a CPU core's L2 cache
 SCATTER_BYTES = 1 << 24   # bincount temporaries per chunk of batch columns in the backward

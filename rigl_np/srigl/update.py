@@ -9,12 +9,12 @@ Choices the paper leaves open, made here:
 - only active connections compete to be kept (the |W| ranking of the salience count and of the
   drop step), as in ``rigl.drop``; inactive weights are 0 anyway;
 - ties are broken deterministically, the lower flat index (or, within a row, the lower column)
-  first, by ``rigl.select.select_top_k`` and ``rigl.select.row_top_k``; no tie noise;
+  first, by ``masks.select.select_top_k`` and ``masks.select.row_top_k``; no tie noise;
 - k_drop = 0 or a dense layer (budget >= N) returns the mask unchanged, as in RigL;
 - k' is capped at the dense fan-in (only reachable with a user-given ``min_neurons``).
 
-Step 6 acts on the parameters and the optimizer, not on the mask: ``rigl_np.rigl.apply_update``
-does it with the ``rigl.MaskUpdate`` returned here (new weights and their optimizer state to 0, then W and
+Step 6 acts on the parameters and the optimizer, not on the mask: ``rigl_np.masks.apply_update``
+does it with the ``masks.MaskUpdate`` returned here (new weights and their optimizer state to 0, then W and
 state multiplied by the new mask, which zeroes dropped connections and ablated rows; biases are
 left alone). Connections dropped and grown back in the same update keep their weight and state.
 """
@@ -24,9 +24,9 @@ import math
 from fractions import Fraction
 
 from rigl_np import backend
-from rigl_np.rigl.select import row_top_k, select_top_k
-from rigl_np.rigl.update import MaskUpdate, unchanged
-from rigl_np.srigl.masks import fan_in
+from rigl_np.masks.select import row_top_k, select_top_k
+from rigl_np.masks.update import MaskUpdate, unchanged
+from rigl_np.masks.fan_in import fan_in
 
 
 def salient_counts(weight, mask, grad, n_keep: int, k_drop: int):

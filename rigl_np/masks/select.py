@@ -8,7 +8,7 @@ scores need a rule, or two runs of the same update could differ (docs/semantics.
 
 The tie rule: candidates are ranked by (score descending, flat C-order index ascending) and the
 first k are chosen; among equal scores the lower flat index wins. Row by row, the lower column
-wins. ``rigl.reference`` writes the same rule as a full sort, slowly and obviously; the tests
+wins. ``rigl_np.rigl.reference`` writes the same rule as a full sort, slowly and obviously; the tests
 check these fast versions against it.
 
 - ``select_top_k``: over a whole layer. It finds the k-th largest candidate score with a

@@ -18,7 +18,7 @@ import math
 from fractions import Fraction
 
 from rigl_np import backend
-from rigl_np.rigl.select import row_top_k
+from rigl_np.masks.select import row_top_k
 
 
 def srigl_budget(shape, density) -> int:

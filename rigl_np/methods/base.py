@@ -65,6 +65,7 @@ class Method:
     Signal = NoSignal
     has_masks = True
     dense_baseline = False
+    colour = "tab:cyan"      # the method's one colour in every figure of several methods
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

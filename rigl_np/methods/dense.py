@@ -11,6 +11,7 @@ class Dense(Method):
     """No masks: every hook leaves the model to the optimizer."""
 
     name = "dense"
+    colour = "black"
     has_masks = False
     dense_baseline = True
 

@@ -23,6 +23,7 @@ from rigl_np.sparsity import nnz_for
 
 class Pruning(Method):
     name = "pruning"
+    colour = "tab:green"
     schedule = PruningSchedule()
 
     def initial_masks(self, shapes: dict) -> dict:

@@ -34,6 +34,7 @@ class RigL(Method):
     """Grow by the dense gradient; the update batch takes no optimizer step."""
 
     name = "rigl"
+    colour = "tab:red"
     Options = Options
     schedule = DropFractionSchedule(skip_step=True)
     Signal = DenseGradient

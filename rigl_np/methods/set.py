@@ -20,6 +20,7 @@ class SET(Method):
     """Grow at random positions; update after the optimizer step."""
 
     name = "set"
+    colour = "tab:orange"
     schedule = DropFractionSchedule(skip_step=False)
 
     def update(self, step, f):

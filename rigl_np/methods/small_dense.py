@@ -43,6 +43,7 @@ class SmallDense(Method):
     """A narrower dense model with the sparse model's parameter count; no masks."""
 
     name = "small-dense"
+    colour = "tab:gray"
     has_masks = False
 
     def build_model(self, model_name, input_shape, num_classes, rng):

@@ -20,6 +20,7 @@ class SNFS(Method):
     """Grow by |EMA of dense gradients| (momentum-style, beta 0.9), kept every batch."""
 
     name = "snfs"
+    colour = "tab:purple"
     schedule = DropFractionSchedule(skip_step=False)
     Signal = GradientEMA
 

@@ -38,6 +38,7 @@ class SRigL(Method):
     """Constant fan-in masks and SRigL's structured update."""
 
     name = "srigl"
+    colour = "tab:brown"
     Options = Options
     structure = ConstantFanIn()
     schedule = DropFractionSchedule(skip_step=True)

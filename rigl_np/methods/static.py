@@ -12,3 +12,4 @@ class Static(Method):
     """A random exact-count mask per layer, never changed."""
 
     name = "static"
+    colour = "tab:blue"

@@ -8,9 +8,10 @@ A run folder (``rigl_np.experiment.run``) is read once into a ``Run``: its ``met
 ``config.json`` and, when the method kept masks, the mask snapshots of ``masks.npz`` (through
 ``rigl_np.runfolder.load_snapshots``, the only reader of that file).
 
-``METHOD_COLOURS`` gives every method one colour, used by every figure of several methods and by
-the notebooks (``method_style``: the colour from the method, the line style from the
-distribution), so a method looks the same in every panel, figure and cell.
+``METHOD_COLOURS`` gives every method its one colour (``Method.colour``, which each method
+declares), used by every figure of several methods and by the notebooks (``method_style``: the
+colour from the method, the line style from the distribution), so a method looks the same in
+every panel, figure and cell.
 """
 from __future__ import annotations
 
@@ -22,13 +23,11 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from rigl_np.atomic import atomic_file
-from rigl_np.methods import facts
+from rigl_np.methods import NAMES, Method, facts, get
 from rigl_np.runfolder import load_snapshots, read_json
 
-METHOD_COLOURS = {"dense": "black", "small-dense": "tab:gray", "static": "tab:blue",
-                  "set": "tab:orange", "snfs": "tab:purple", "rigl": "tab:red",
-                  "srigl": "tab:brown", "pruning": "tab:green"}
-OTHER_METHOD = "tab:cyan"           # a method registered after this table was written
+METHOD_COLOURS = {name: get(name).colour for name in NAMES}    # each method declares its own
+OTHER_METHOD = Method.colour        # a run of a method this installation does not have
 DISTRIBUTION_LINES = {"erk": "-", "uniform": "--", "er": "-.", "uniform-first-dense": ":"}
 DISTRIBUTION_MARKERS = {"erk": "o", "uniform": "s", "er": "^", "uniform-first-dense": "D"}
 MASK_COLOURS = {"active": "black", "inactive": "white"}   # the Greys map at 1 and at 0

@@ -10,6 +10,12 @@ data set's image size), so the CLI, notebooks, compare grids and resumed ``confi
 get the same checks; a bad value raises ``ConfigError`` (exit 2) naming the ``--option``.
 ``to_dict`` / ``from_dict`` are the ``config.json`` form; ``from_dict`` refuses unknown and missing
 keys instead of guessing.
+
+Options every sparse method shares are ``SparseConfig``'s; a method's own options are its
+``Options`` dataclass (``rigl_np.methods.<name>``): the CLI gets one ``--flag`` per option of any
+method (``methods.option_fields``), a run keeps only its method's (config.json group
+``options``), and an option the chosen method does not have is refused. config.json files from
+before that split (``LEGACY_SPARSE`` keys in ``sparse``) are read through ``upgrade``.
 """
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ from rigl_np.data import DATASETS
 from rigl_np.data.loader import NORMALIZE_MODES
 from rigl_np.models import MODELS
 from rigl_np.optim import LR_SCHEDULES, OPTIMIZERS
-from rigl_np.options import ConfigError, check_fields, flag, opt, require
+from rigl_np.options import ConfigError, check_fields, flag, opt, require, type_name
 from rigl_np.rigl.schedule import SCHEDULES as DROP_SCHEDULES
 from rigl_np.sparsity import DISTRIBUTIONS as SPARSITY_DISTRIBUTIONS
 
@@ -177,11 +177,11 @@ def run_name(cfgs: dict) -> str:
 
 def _add(group, f, help: str) -> None:
     shown = f" (default: {f.default})" if f.default is not None else ""
-    if f.type in ("bool", bool):
+    if type_name(f) == "bool":
         group.add_argument(flag(f.name), action=argparse.BooleanOptionalAction,
                            default=argparse.SUPPRESS, help=help + shown)
         return
-    kind = {"int": int, "float": float}.get(f.type, str)
+    kind = {"int": int, "float": float}.get(type_name(f), str)
     group.add_argument(flag(f.name), type=kind, default=argparse.SUPPRESS,
                        choices=f.metadata["choices"], help=help + shown)
 

@@ -31,10 +31,16 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def type_name(f) -> str:
+    """A field's declared type as a name ("int", ...), whether or not its module postpones
+    annotations (``from __future__ import annotations`` makes them strings)."""
+    return f.type if isinstance(f.type, str) else f.type.__name__
+
+
 def check_fields(cfg) -> None:
     """Every field has its declared type (JSON and notebooks can give anything) and choice."""
     for f in dataclasses.fields(cfg):
-        value, kind = getattr(cfg, f.name), f.type
+        value, kind = getattr(cfg, f.name), type_name(f)
         if value is None and f.default is None:
             continue
         if kind == "bool":

@@ -33,6 +33,7 @@ import pkgutil
 
 from rigl_np.methods.base import FACTS, REGISTRY, Method, NoOptions
 from rigl_np.methods.records import MaskRecords
+from rigl_np.options import type_name
 
 _PARTS = {"base", "records", "schedules", "signals"}
 for _module in pkgutil.iter_modules(__path__):
@@ -71,9 +72,10 @@ def option_fields() -> dict:
         for f in dataclasses.fields(REGISTRY[name].Options):
             if f.name in merged:
                 first, owners = merged[f.name]
-                if (first.type, first.default) != (f.type, f.default):
-                    raise TypeError(f"option {f.name!r}: {name} declares {f.type} = "
-                                    f"{f.default!r}, {owners[0]} {first.type} = {first.default!r}")
+                if (type_name(first), first.default) != (type_name(f), f.default):
+                    raise TypeError(f"option {f.name!r}: {name} declares {type_name(f)} = "
+                                    f"{f.default!r}, {owners[0]} {type_name(first)} = "
+                                    f"{first.default!r}")
                 owners.append(name)
             else:
                 merged[f.name] = (f, [name])

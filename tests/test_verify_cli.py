@@ -10,7 +10,7 @@ from rigl_np import cli
 from rigl_np.rigl import rigl_update
 from rigl_np.verify import save_update
 from rigl_np.verify.conventions import CAUSES, SWITCHES
-from rigl_np.verify.schema import TABLES
+from rigl_np.verify.schema import tables
 
 SHAPES = {"features.0.weight": (8, 3, 3, 3), "classifier.weight": (10, 72)}
 
@@ -106,7 +106,7 @@ def test_help_lists_every_key_switch_and_cause(capsys):
         cli.main(["verify", "--help"])
     out = capsys.readouterr().out
     assert done.value.code == 0
-    for _, keys in TABLES:
+    for _, keys in tables():
         assert all(k.name in out for k in keys)
     for s in SWITCHES:
         assert s.option in out and all(c in out for c in s.choices)

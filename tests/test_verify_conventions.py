@@ -1,6 +1,6 @@
-"""The reference updates under conventions: rigl_np's own at the defaults (property-based), the
-switches doing what they say, the k-rounding rules, and every switch, key and cause documented in
-docs/verify.md."""
+"""The updates under conventions (each family's ``run``): rigl_np's own at the defaults
+(property-based), the switches doing what they say, the k-rounding rules, and every switch, key
+and cause documented in docs/verify.md."""
 import math
 from pathlib import Path
 
@@ -10,14 +10,30 @@ from hypothesis import strategies as st
 
 from rigl_np.rigl import mask_update, rigl_update
 from rigl_np.srigl import srigl_budget, srigl_update
-from rigl_np.verify.conventions import (CAUSES, SWITCHES, UPDATE_SWITCHES, Convention,
+from rigl_np.verify.conventions import (CAUSES, SWITCHES, UPDATE_SWITCHES, Convention, Trial,
                                         drop_counts, rules_giving)
-from rigl_np.verify.reference import rigl_outcome, srigl_outcome
-from rigl_np.verify.schema import TABLES
+from rigl_np.verify.layers import Problem
+from rigl_np.verify.schema import tables
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "verify.md"
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SHAPES = st.sampled_from([(7, 5), (12, 20), (6, 3, 3, 3), (4, 4, 1, 1), (30,)])
+
+
+def rigl_outcome(drop_score, grow_score, mask, k, conv, target=None):
+    """The drop/grow family's update under ``conv`` (``target``: the refill budget)."""
+    p = Problem(path="mem", layer=None, method="rigl", layout="out_in", weight=drop_score,
+                mask=mask, grow_score=grow_score, new_mask=mask, drop_fraction=0.0,
+                budget=target)
+    return p.family.run(p, Trial(conv, k, "", "active"), drop_score, grow_score)
+
+
+def srigl_outcome(drop_score, grow_score, mask, k, budget, gamma_sal, ablate, conv):
+    """The constant fan-in family's update under ``conv``."""
+    p = Problem(path="mem", layer=None, method="srigl", layout="out_in", weight=drop_score,
+                mask=mask, grow_score=grow_score, new_mask=mask, drop_fraction=0.0,
+                budget=budget, gamma_sal=gamma_sal, ablate=ablate)
+    return p.family.run(p, Trial(conv, k, "", "active"), drop_score, grow_score)
 
 
 @SETTINGS
@@ -85,7 +101,7 @@ def test_switch_table_covers_the_convention_fields():
 
 def test_docs_list_every_key_switch_cause_and_implementation():
     text = DOC.read_text()
-    for _, keys in TABLES:
+    for _, keys in tables():
         assert all(f"`{k.name}`" in text for k in keys), [k.name for k in keys
                                                            if f"`{k.name}`" not in text]
     for s in SWITCHES:

@@ -15,9 +15,8 @@ from hypothesis import strategies as st
 
 from rigl_np.rigl import rigl_update
 from rigl_np.verify.classify import classify
-from rigl_np.verify.conventions import Convention
+from rigl_np.verify.conventions import Convention, Trial
 from rigl_np.verify.layers import Problem
-from rigl_np.verify.reference import rigl_outcome
 from rigl_np.verify.ties import preferring
 
 SETTINGS = settings(max_examples=60, deadline=None,
@@ -62,8 +61,10 @@ def test_any_tie_order_is_equivalent(case):
     else:
         kept = top(np.abs(w), m, n - k, order)
         theirs = kept | top(np.abs(g), ~kept, k, order)
-    finding = classify(problem(w, m, g, f, theirs))
-    in_out = rigl_outcome(np.abs(w), np.abs(g), m, k, Convention(layout="in_out")).mask
+    p = problem(w, m, g, f, theirs)
+    finding = classify(p)
+    in_out = p.family.run(p, Trial(Convention(layout="in_out"), k, "", "active"), np.abs(w),
+                          np.abs(g)).mask
     ours = rigl_update(w, m, g, f).mask
     if np.array_equal(theirs, ours):
         assert (finding.verdict, finding.causes) == ("identical", [])

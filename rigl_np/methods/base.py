@@ -55,6 +55,17 @@ class NoOptions:
     """A method without options of its own."""
 
 
+@dataclass(frozen=True)
+class Verification:
+    """How ``rigl_np.verify`` reproduces a method's update from another implementation's dump.
+    The method's ``structure`` picks the conventions it is checked under (verify/families/)."""
+
+    grow_key: str              # the dump's key that the grow step ranks ("grad", "grow_score")
+    what: str                  # what that array holds, for verify --help and docs/verify.md
+    grow_score: object = None  # that array -> the grow score (rigl.rigl_score: |G|); None: as is
+    label: str = "|G|"         # the grow score's name in verify's text
+
+
 class Method:
     """A training method: its parts, densities, model, masks, hooks, FLOPs and saved state."""
 
@@ -65,6 +76,7 @@ class Method:
     Signal = NoSignal
     has_masks = True
     dense_baseline = False
+    verification = None      # a Verification: how verify checks the update (None: it cannot)
     colour = "tab:cyan"      # the method's one colour in every figure of several methods
 
     def __init_subclass__(cls, **kwargs):

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rigl_np.methods.base import Method
+from rigl_np.methods.base import Method, Verification
 from rigl_np.methods.schedules import DropFractionSchedule
 from rigl_np.methods.signals import DenseGradient
 from rigl_np.options import check_fields, opt, require
-from rigl_np.rigl import rigl_update
+from rigl_np.rigl import rigl_score, rigl_update
 
 
 @dataclass
@@ -38,6 +38,8 @@ class RigL(Method):
     Options = Options
     schedule = DropFractionSchedule(skip_step=True)
     Signal = DenseGradient
+    verification = Verification("grad", "the dense gradient the update grew by, w.r.t. W*M",
+                                rigl_score)
 
     def update(self, step, f):
         grads = self.signal.value

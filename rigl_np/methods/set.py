@@ -11,7 +11,7 @@ positive and negative weights.
 """
 from __future__ import annotations
 
-from rigl_np.methods.base import Method
+from rigl_np.methods.base import Method, Verification
 from rigl_np.methods.schedules import DropFractionSchedule
 from rigl_np.rigl import mask_update, set_score
 
@@ -22,6 +22,8 @@ class SET(Method):
     name = "set"
     colour = "tab:orange"
     schedule = DropFractionSchedule(skip_step=False)
+    verification = Verification("grow_score", "the random grow scores the update ranked",
+                                label="score")
 
     def update(self, step, f):
         return {n: mask_update(self.params[n], m, set_score(m.shape, self.rng), f)

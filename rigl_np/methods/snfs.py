@@ -10,7 +10,7 @@ The whole method, part by part (docs/semantics.md "Baselines"):
 """
 from __future__ import annotations
 
-from rigl_np.methods.base import Method
+from rigl_np.methods.base import Method, Verification
 from rigl_np.methods.schedules import DropFractionSchedule
 from rigl_np.methods.signals import GradientEMA
 from rigl_np.rigl import mask_update, snfs_score
@@ -23,6 +23,7 @@ class SNFS(Method):
     colour = "tab:purple"
     schedule = DropFractionSchedule(skip_step=False)
     Signal = GradientEMA
+    verification = Verification("grad", "the moving average of the dense gradients", snfs_score)
 
     def update(self, step, f):
         ema = self.signal.value

@@ -15,10 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rigl_np.masks import ConstantFanIn
-from rigl_np.methods.base import Method
+from rigl_np.methods.base import Method, Verification
 from rigl_np.methods.schedules import DropFractionSchedule
 from rigl_np.methods.signals import DenseGradient
 from rigl_np.options import check_fields, opt, require
+from rigl_np.rigl import rigl_score
 from rigl_np.srigl import srigl_update
 
 
@@ -43,6 +44,8 @@ class SRigL(Method):
     structure = ConstantFanIn()
     schedule = DropFractionSchedule(skip_step=True)
     Signal = DenseGradient
+    verification = Verification("grad", "the dense gradient the update grew by, w.r.t. W*M",
+                                rigl_score)
 
     def update(self, step, f):
         grads, output_layer = self.signal.value, list(self.shapes)[-1]

@@ -5,6 +5,11 @@ the composer RigL, SET and SNFS share: they drop alike (drop.py) and differ only
 (grow.py), so ``rigl_update`` is one line. Every one returns a ``masks.MaskUpdate``, the record
 every method's update returns; ``masks.apply_update`` applies it to weights and optimizer state.
 
+``drop_and_grow`` is steps 2-4 for a given k, with rigl_np's choices as parameters that other
+implementations choose differently (which positions compete in the drop, whether just-dropped
+connections may come back, how many grow); ``mask_update`` calls it with rigl_np's, and
+``rigl_np.verify`` with theirs, so both run this one composer.
+
 Optional tie noise (as in the official code): Gaussian, sigma = 1e-5, drawn on the host
 ``Generator`` given as ``tie_noise_rng`` and added to the drop and the grow score, so that equal
 scores (many zero gradients, say) are broken at random instead of by flat index.
@@ -17,7 +22,7 @@ from __future__ import annotations
 import math
 
 from rigl_np import backend
-from rigl_np.masks.update import MaskUpdate, unchanged
+from rigl_np.masks.update import MaskUpdate, count, unchanged
 from rigl_np.rigl import drop, grow
 
 TIE_NOISE_STD = 1e-5
@@ -42,15 +47,39 @@ def mask_update(weight, mask, grow_score, drop_fraction: float, tie_noise_rng=No
     k = math.floor(drop_fraction * n_active)
     if k == 0 or n_active == mask.size:
         return unchanged(mask)
-    # 2. Drop: keep the n - k active connections with the largest |W| (+ tie noise).
+    # 2.-4. Drop by |W| (+ tie noise) among the active connections, grow by the grow score among
+    #       the positions not kept, just-dropped ones included; the record of what changed.
     drop_score = _with_tie_noise(drop.magnitude_score(weight), tie_noise_rng)
-    kept = drop.keep_after_drop(drop_score, mask, n_active - k)
-    # 3. Grow: the k positions not kept, just-dropped ones included, with the largest score.
-    grown = grow.choose_grown(_with_tie_noise(grow_score, tie_noise_rng), kept, k)
+    return drop_and_grow(drop_score, _with_tie_noise(grow_score, tie_noise_rng), mask, k)
+
+
+def drop_and_grow(drop_score, grow_score, mask, k: int, drop_among=None,
+                  regrow_dropped: bool = True, n_grow: int | None = None) -> MaskUpdate:
+    """Drop k of the n active connections, keeping the n - k largest ``drop_score``, and grow
+    the largest ``grow_score`` outside those kept. The defaults are rigl_np's choices:
+
+    drop_among: the positions that compete to be kept (default ``mask``, the active ones; every
+    position, inactive ones scoring what ``drop_score`` gives them, is another choice);
+    regrow_dropped: whether just-dropped connections may be grown straight back (default True);
+    n_grow: how many to grow (default k, so nnz stays; at most the positions open to growth).
+
+    drop_score, grow_score: (*shape) float; mask: (*shape) bool. k <= 0 or a layer at density 1
+    comes back unchanged. Ties: ``select_top_k``'s rule (lower flat index first).
+    """
+    n_active = count(mask)
+    if k <= 0 or n_active == mask.size:
+        return unchanged(mask)
+    # 2. Drop: keep the n - k candidates with the largest drop score.
+    kept = drop.keep_after_drop(drop_score, mask if drop_among is None else drop_among,
+                                n_active - k)
+    # 3. Grow: the n_grow positions not kept (nor just dropped, if they may not return) with the
+    #    largest grow score.
+    closed = kept if regrow_dropped else kept | mask
+    n_grow = k if n_grow is None else min(n_grow, mask.size - count(closed))
+    grown = grow.choose_grown(grow_score, closed, n_grow)
     # 4. The new mask, and what changed: new connections are those that were inactive before.
-    new_mask = kept | grown
     dropped = mask & ~kept
-    return MaskUpdate(mask=new_mask, new=grown & ~mask, dropped=dropped, grown=grown,
+    return MaskUpdate(mask=kept | grown, new=grown & ~mask, dropped=dropped, grown=grown,
                       regrown_same=dropped & grown, n_active=n_active, n_drop=k)
 
 

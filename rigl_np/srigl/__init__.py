@@ -14,10 +14,10 @@ from rigl_np.masks.fan_in import constant_fan_in_mask, fan_in, srigl_budget
 from rigl_np.masks.select import row_top_k
 from rigl_np.srigl.condensed import (CondensedConv2d, CondensedLinear, condensed_backward,
                                      condensed_forward)
-from rigl_np.srigl.update import (ablated_neurons, grow_to_fan_in, keep_within_fan_in,
-                                  salient_counts, srigl_update)
+from rigl_np.srigl.update import (ablated_neurons, ablation, grow_to_fan_in,
+                                  keep_within_fan_in, salient_counts, srigl_update)
 
-__all__ = ["CondensedConv2d", "CondensedLinear", "ablated_neurons",
+__all__ = ["CondensedConv2d", "CondensedLinear", "ablated_neurons", "ablation",
            "condensed_backward", "condensed_forward", "constant_fan_in_mask", "fan_in",
            "grow_to_fan_in", "keep_within_fan_in", "row_top_k", "salient_counts", "srigl_budget",
            "srigl_update"]

@@ -1,9 +1,11 @@
 """One SRigL mask update of one layer: neuron ablation, drop, and regrowth to a constant fan-in.
 
 The SRigL paper's method (Lasby et al., ICLR 2024); docs/semantics.md "SRigL", steps 1-6, which the composer
-``srigl_update`` follows line by line. Each phase is its own small function: ``salient_counts``
-and ``ablated_neurons`` (step 2), ``keep_within_fan_in`` (step 4) and ``grow_to_fan_in`` (step 5).
-Works on the (out, fan_in) view of a Linear or Conv2d weight.
+``srigl_update`` follows line by line. Each phase is its own small function: ``ablation`` (step 2,
+from ``salient_counts`` and ``ablated_neurons``), ``keep_within_fan_in`` (step 4) and
+``grow_to_fan_in`` (step 5). Works on the (out, fan_in) view of a Linear or Conv2d weight.
+``rigl_np.verify`` runs ``ablation`` and ``grow_to_fan_in`` too, with other implementations'
+choices.
 
 Choices the paper leaves open, made here:
 - only active connections compete to be kept (the |W| ranking of the salience count and of the
@@ -51,6 +53,19 @@ def ablated_neurons(counts, k0: int, gamma_sal: float, min_neurons: int):
     return counts < t
 
 
+def ablation(weight, mask, grad, n_keep: int, k_drop: int, budget: int, gamma_sal: float,
+             min_neurons: int | None = None):
+    """(out,) bool, step 2: the neurons with too few salient weights (by |W| or by |G|).
+
+    weight, mask, grad: (out, fan_in); n_keep, k_drop: the drop step's counts; budget: floor(d N);
+    min_neurons: the fewest neurons to keep (default budget // fan_in + 1, at least 1).
+    """
+    n_out, dense_fan_in = mask.shape
+    floor_neurons = budget // dense_fan_in + 1 if min_neurons is None else min_neurons
+    counts = salient_counts(weight, mask, grad, n_keep, k_drop)    # (out,)
+    return ablated_neurons(counts, budget // n_out, gamma_sal, min(max(floor_neurons, 1), n_out))
+
+
 def keep_within_fan_in(weight, mask, ablated, n_keep: int, k_new: int):
     """(out, fan_in) bool: the top n_keep |W| outside ablated rows, at most k_new in any row."""
     xp = backend.array_module(weight, mask, ablated)
@@ -61,11 +76,17 @@ def keep_within_fan_in(weight, mask, ablated, n_keep: int, k_new: int):
     return row_top_k(score, kept, xp.minimum(per_row, k_new))      # a full row keeps its k' largest
 
 
-def grow_to_fan_in(grad, kept, ablated, k_new: int):
-    """(out, fan_in) bool: each surviving row's largest |G| outside ``kept``, up to k_new inputs."""
+def grow_to_fan_in(grad, kept, ablated, k_new: int, closed=None):
+    """(out, fan_in) bool: each surviving row's largest |G| outside ``kept``, up to k_new inputs.
+
+    closed: (out, fan_in) bool, the positions that may not grow (default ``kept``; ``kept`` and
+    the old mask where just-dropped connections may not come back, as some implementations do).
+    """
     xp = backend.array_module(grad, kept, ablated)
+    free = ~kept if closed is None else ~closed                    # (out, fan_in)
     need = xp.where(ablated, 0, k_new - xp.count_nonzero(kept, axis=1))  # (out,)
-    return row_top_k(xp.abs(grad), ~kept, need)
+    need = xp.minimum(need, xp.count_nonzero(free, axis=1))        # a row grows what is free
+    return row_top_k(xp.abs(grad), free, need)
 
 
 def _unchanged(mask) -> MaskUpdate:
@@ -93,12 +114,9 @@ def srigl_update(weight, mask, grad, drop_fraction: float, budget: int, gamma_sa
     n_keep = nnz - k_drop
     if k_drop == 0 or budget >= m.size:
         return _unchanged(mask)
-    k0 = budget // n_out
     # 2. Ablation: a neuron with too few salient weights (by |W| or by |G|) loses all its inputs.
     if ablate:
-        floor_neurons = budget // dense_fan_in + 1 if min_neurons is None else min_neurons
-        counts = salient_counts(w, m, g, n_keep, k_drop)           # (out,)
-        ablated = ablated_neurons(counts, k0, gamma_sal, min(max(floor_neurons, 1), n_out))
+        ablated = ablation(w, m, g, n_keep, k_drop, budget, gamma_sal, min_neurons)  # (out,)
     else:
         ablated = xp.zeros(n_out, dtype=bool)
     # 3. The new constant fan-in spreads the whole budget over the surviving neurons.

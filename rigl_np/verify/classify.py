@@ -1,7 +1,9 @@
 """The verdict on one layer update, its causes, and a sentence that says why.
 
-RigL (Evci et al. 2020, Section 3), SET, SNFS and SRigL (Lasby et al. 2024) updates are judged
-against rigl_np's own (docs/semantics.md "The RigL update", "SRigL"). Exactly one verdict:
+Every method the registry can verify (RigL, Evci et al. 2020, Section 3; SET; SNFS; SRigL, Lasby
+et al. 2024) is judged against rigl_np's own update (docs/semantics.md "The RigL update",
+"SRigL"), which the method's family (``families/``) runs, searches and diagnoses. Exactly one
+verdict:
 
 - ``identical``: their mask is rigl_np's, and their weights and optimizer state follow the rules;
 - ``equivalent``: the masks differ only by choices among exactly equal scores (``ties.py``);
@@ -20,11 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rigl_np.rigl import mask_update, select_top_k
-from rigl_np.srigl import srigl_update
+from rigl_np.rigl import select_top_k
 from rigl_np.verify import rules, search
 from rigl_np.verify.conventions import CAUSES, SWITCH, option_text, rules_giving
-from rigl_np.verify.reference import Outcome
 
 SHOW = 3          # positions named per finding in the detail
 LIST = 20         # positions listed in the JSON
@@ -42,14 +42,6 @@ class Finding:
     counts: dict = field(default_factory=dict)
 
 
-def ours(p):
-    """rigl_np's own update of the problem (the default conventions)."""
-    if p.method == "srigl":
-        return srigl_update(p.weight, p.mask, p.grow_score, p.drop_fraction, p.budget,
-                            p.gamma_sal, ablate=p.ablate)
-    return mask_update(p.weight, p.mask, p.grow_score, p.drop_fraction)
-
-
 def _index(p, flat_canonical: int) -> tuple:
     """A canonical flat index as an index tuple in the file's own layout."""
     index = [int(i) for i in np.unravel_index(flat_canonical, p.mask.shape)]
@@ -60,7 +52,7 @@ def _index(p, flat_canonical: int) -> tuple:
 
 def _at(p, flags, limit=SHOW) -> str:
     """'(3, 4) |W| 0.52 |G| 0.01, ...' for the first positions of ``flags``."""
-    g = "score" if p.method == "set" else "|G|"
+    g = p.verification.label
     parts = []
     for i in np.flatnonzero(flags)[:limit]:
         w, s = abs(p.weight.flat[i]), p.grow_score.flat[i]
@@ -112,30 +104,11 @@ def _rule_part(p, cause, where, names) -> str:
 
 def _differs_part(p, trial, ref, scores) -> tuple:
     """(causes, phrases) of a mask no convention explains: which step differs, and where."""
-    causes = [SWITCH[name].cause for name in trial.conv.changed()]
-    phrases = []
+    # 1. the family's diagnosis: which step is right, and what in the mask breaks its structure
+    drop_ok, grow_ok, causes, phrases = p.family.diagnose(p, trial, ref, scores)
+    causes = [SWITCH[name].cause for name in trial.conv.changed()] + causes
     off = ref.mask != p.new_mask
-    n_before, n_after = int(np.count_nonzero(p.mask)), int(np.count_nonzero(p.new_mask))
-    if p.method == "srigl":
-        drop_ok, grow_ok = not (off & p.mask).any(), not (off & ~p.mask).any()
-        rows = p.new_mask.reshape(p.mask.shape[0], -1)
-        counts = np.count_nonzero(rows, axis=1)
-        if len(set(counts[counts > 0].tolist())) > 1:
-            causes.append("fan_in")
-            phrases.append(f"fan_in: surviving neurons hold {counts[counts > 0].min()} to "
-                           f"{counts.max()} inputs; SRigL gives every one exactly k'")
-        if not np.array_equal(counts == 0, ref.ablated):
-            which = np.flatnonzero((counts == 0) != ref.ablated)[:SHOW].tolist()
-            causes.append("ablation")
-            phrases.append(f"ablation: neurons {which} ablated in one mask and not the other")
-    else:
-        drop_ok, grow_ok = search.steps_ok(p, trial, scores)
-        if n_after != n_before and trial.conv.grow_count == "k":
-            causes.append("grow_count")
-            phrases.append(f"grow_count: {n_after:,} active after the update where {n_before:,} "
-                           "were active before"
-                           + (f" and the budget is {p.budget:,}" if p.budget is not None else ""))
-    # A step that is right is not blamed; if neither is, each gets its side of the layer.
+    # 2. A step that is right is not blamed; if neither is, each gets its side of the layer.
     if not drop_ok and not grow_ok:
         sides = {"wrong_drop": off & p.mask, "wrong_grow": off & ~p.mask}
     else:
@@ -157,7 +130,7 @@ def _regrown(p, outcome) -> np.ndarray:
     """Their regrown-same connections: active before and after, and dropped by the drop step.
     For a layer the reference leaves alone (dense, or k = 0), what dropping floor(f * n) would
     drop, so that an implementation that updates dense layers is still judged fairly."""
-    if outcome.k > 0:
+    if outcome.n_drop > 0:
         return outcome.dropped & p.new_mask
     n = int(np.count_nonzero(p.mask))
     k = int(np.floor(p.drop_fraction * n))
@@ -171,7 +144,7 @@ def classify(p, selected: dict | None = None) -> Finding:
     """The ``Finding`` for one ``layers.Problem``; ``selected``: the conventions the user chose
     (``{switch: choice}``), tried first."""
     # 1. rigl_np's update; n_differ counts against it.
-    mine = ours(p)
+    mine = p.family.ours(p)
     differ = mine.mask != p.new_mask
     counts = {"n_active": int(np.count_nonzero(p.mask)), "k": mine.n_drop,
               "nnz_ours": int(np.count_nonzero(mine.mask)),
@@ -183,7 +156,7 @@ def classify(p, selected: dict | None = None) -> Finding:
     # 2. The masks: identical, explained by conventions or ties, or a diagnosis of what differs.
     causes, mask_phrases, applied, also = [], [], {}, {}
     kind = "identical"
-    outcome = Outcome(mine.mask, mine.dropped, mine.n_drop, mine.ablated, mine.fan_in)
+    outcome = mine
     if differ.any():
         scores = search.Scores(p)
         match = search.explain(p, scores, selected)
@@ -230,11 +203,8 @@ def _summary(p, mine, differ, kind, mask_phrases, rule_phrases) -> str:
     if n == size:
         head = (f"density 1 ({n:,} of {size:,} active): never updated (floor(f * n) = "
                 f"{int(np.floor(p.drop_fraction * n)):,} would be dropped by an update)")
-    elif p.method == "srigl":
-        head = (f"{n:,} active, k_drop = floor(f * n) = {mine.n_drop:,}, fan-in k' = "
-                f"{mine.fan_in}, {int(np.count_nonzero(mine.ablated)):,} neurons ablated")
     else:
-        head = f"{n:,} active, k = floor(f * n) = {mine.n_drop:,} dropped and grown"
+        head = p.family.head(p, mine)
     n_differ = int(np.count_nonzero(differ))
     parts = [head]
     if kind == "identical":
@@ -263,7 +233,7 @@ def _hints(p, mine) -> list:
     hints = []
     if np.array_equal(p.new_mask, p.mask) and not np.array_equal(mine.mask, p.mask):
         hints.append("note: your new_mask equals your mask: was it dumped before the update ran?")
-    if p.method != "set":
+    if p.verification.grow_key == "grad":
         if not p.grow_score.any():
             hints.append("note: the gradient is all 0, so every grow choice is a tie: was it "
                          "read after zero_grad(), or from an empty batch?")

@@ -11,7 +11,8 @@ when a file needs it, and a line of help. ``SWITCHES`` is the one table the comm
 
 A ``Convention`` is one choice for every update switch; ``Convention()`` is rigl_np's semantics.
 ``drop_counts`` lists the values of k each k-rounding rule gives (floor, round, ceil, each in the
-arithmetic implementations are seen to use).
+arithmetic implementations are seen to use). A ``Trial`` is what the search (``search.py``) runs
+one update under: a convention, its k, and the drop score ``drop_variants`` says is worth trying.
 """
 from __future__ import annotations
 
@@ -154,3 +155,31 @@ def drop_counts(n: int, f: float) -> list:
 def rules_giving(n: int, f: float, k: int) -> list:
     """Every k-rounding rule under which n active and drop fraction f drop exactly k."""
     return list(dict.fromkeys(rule for rule, kk, _ in rule_counts(n, f) if kk == k))
+
+
+@dataclass
+class Trial:
+    """One reproduction to try: a convention, the k its rounding gives, and the drop score."""
+
+    conv: Convention
+    k: int
+    formula: str        # how this k was computed ("floor(f * n)", ...)
+    drop_score: str     # "active" (|W|), "masked" (|W * M| everywhere), "raw" (|W| everywhere)
+
+    @property
+    def level(self) -> int:
+        return len(self.conv.changed())
+
+
+def drop_variants(p, n_keep: int) -> list:
+    """``[(drop_candidates, drop score)]`` worth trying for problem ``p``. Ranking every position
+    by |W * M| differs from ranking the active ones only when fewer than ``n_keep`` active
+    weights are non-zero (inactive zeros then compete); by |W| as stored, only when weights are
+    non-zero off the mask."""
+    variants = [("active", "active")]
+    w_abs = np.abs(p.weight)
+    if np.count_nonzero(w_abs * p.mask) < n_keep:
+        variants.append(("all", "masked"))
+    if np.any(w_abs[~p.mask]):
+        variants.append(("all", "raw"))
+    return variants

@@ -23,7 +23,7 @@ import numpy as np
 from rigl_np.sparsity import layer_densities, nnz_for
 from rigl_np.verify import fileformat as ff
 from rigl_np.verify.conventions import option_text
-from rigl_np.verify.layers import layout_shape
+from rigl_np.verify.layout import layout_shape
 from rigl_np.verify.report import Result, accept
 from rigl_np.verify.schema import LAYOUTS
 

@@ -8,8 +8,10 @@ without its own.
 
 Every layer is loaded (lazily, one at a time) into a ``Problem`` in rigl_np's layout, PyTorch's
 (out, in) and (out, in, kh, kw) (docs/semantics.md "Conventions"): arrays saved ``in_out``,
-(in, out) or (kh, kw, in, out) as JAX and TensorFlow store kernels, are transposed on load, and
-``to_layout`` / ``to_canonical`` convert between the two.
+(in, out) or (kh, kw, in, out) as JAX and TensorFlow store kernels, are transposed on load
+(``layout.py``). The file's ``method`` names a method of the registry that verify can check
+(``families.verifiable``); its ``Verification`` says which key holds what the grow step ranks, and
+its family which other keys the update needs and how it is reproduced (``Problem.family``).
 """
 from __future__ import annotations
 
@@ -17,31 +19,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rigl_np.methods.base import REGISTRY
+from rigl_np.verify import families
 from rigl_np.verify import fileformat as ff
-from rigl_np.verify.schema import (ANSWER_PREFIX, FORMAT_VERSION, KINDS, LAYOUTS, METHODS,
+from rigl_np.verify.layout import to_canonical
+from rigl_np.verify.schema import (ANSWER_PREFIX, DEFAULT_METHOD, FORMAT_VERSION, KINDS, LAYOUTS,
                                    STATE_GROUPS, layer_key_names, model_wide_keys)
 
-LEAVES = set(layer_key_names())
 FILE_LEVEL = {"format_version", "kind"}
-
-
-def to_canonical(a, layout: str):
-    """A view of ``a`` (stored in ``layout``) in rigl_np's (out, in[, kh, kw]) layout."""
-    if layout == "out_in":
-        return a
-    return a.T if a.ndim == 2 else a.transpose(3, 2, 0, 1)        # (kh,kw,in,out) -> (out,in,kh,kw)
-
-
-def to_layout(a, layout: str):
-    """A view of canonical ``a`` in ``layout`` (the inverse of ``to_canonical``)."""
-    if layout == "out_in":
-        return a
-    return a.T if a.ndim == 2 else a.transpose(2, 3, 1, 0)        # (out,in,kh,kw) -> (kh,kw,in,out)
-
-
-def layout_shape(shape, layout: str) -> tuple:
-    """The shape a canonical ``shape`` has in ``layout``."""
-    return tuple(to_layout(np.empty(shape, dtype=bool), layout).shape)
 
 
 @dataclass
@@ -50,11 +35,11 @@ class Problem:
 
     path: str
     layer: str | None
-    method: str
+    method: str                  # a verifiable method's name (families.verifiable)
     layout: str                  # how the file stored the arrays (and so, by default, its tie order)
     weight: np.ndarray
     mask: np.ndarray
-    grow_score: np.ndarray       # what the grow step ranks: |grad| (rigl, snfs, srigl) or grow_score
+    grow_score: np.ndarray       # what the grow step ranks (the method's grow key, transformed)
     new_mask: np.ndarray
     drop_fraction: float
     step: int | None = None
@@ -65,15 +50,32 @@ class Problem:
     state: dict = field(default_factory=dict)       # slot -> array before the update
     new_state: dict = field(default_factory=dict)   # slot -> array after it
 
+    @property
+    def verification(self):
+        """The method's ``methods.base.Verification``."""
+        return families.method(self.method).verification
 
-def split_key(name: str):
-    """(layer or None, key) of an archive key, or None for keys verify does not read."""
+    @property
+    def family(self):
+        """How the method's update is reproduced under conventions (``families/``)."""
+        return families.family_of(families.method(self.method))
+
+
+def grow_score(method: str, array):
+    """What ``method``'s grow step ranks, from the array under its grow key (|G| for a gradient)."""
+    transform = families.method(method).verification.grow_score
+    return array if transform is None else transform(array)
+
+
+def split_key(name: str, leaves=None):
+    """(layer or None, key) of an archive key, or None for keys verify does not read.
+    ``leaves``: the plain keys of a layer (default ``schema.layer_key_names()``)."""
     if name in FILE_LEVEL:
         return None, name
     if name.startswith(ANSWER_PREFIX):
         return None
     parts = name.split("/")
-    if parts[-1] in LEAVES:
+    if parts[-1] in (leaves or layer_key_names()):
         return "/".join(parts[:-1]) or None, parts[-1]
     if len(parts) >= 2 and parts[-2] in STATE_GROUPS and parts[-1]:
         return "/".join(parts[:-2]) or None, f"{parts[-2]}/{parts[-1]}"
@@ -93,8 +95,9 @@ def file_kind(archive: ff.Archive) -> str:
 def layer_groups(archive: ff.Archive) -> dict:
     """``{layer or None: {key: archive key}}`` plus the model-wide defaults under None."""
     groups: dict = {}
+    leaves = set(layer_key_names())
     for name in archive.keys():
-        split = split_key(name)
+        split = split_key(name, leaves)
         if split is not None and split[1] not in FILE_LEVEL:
             groups.setdefault(split[0], {})[split[1]] = name
     top = groups.get(None, {})
@@ -116,10 +119,22 @@ def layer_groups(archive: ff.Archive) -> dict:
     return groups
 
 
+def _method(archive: ff.Archive, key: str) -> str:
+    """The file's method: one verify can check (a rigl_np method that cannot be is named so)."""
+    choices = tuple(families.verifiable())
+    name = str(ff.scalar(archive, key, "US", "a string"))
+    if name in REGISTRY and name not in choices:
+        raise archive.fail(key, f"is {name!r}, a rigl_np method whose update verify does not "
+                           f"reproduce; verify checks {', '.join(choices)}")
+    if name not in choices:
+        raise archive.fail(key, f"must be one of {', '.join(choices)}, got {name!r}")
+    return name
+
+
 def _required(method: str) -> tuple:
-    score = "grow_score" if method == "set" else "grad"
-    extra = ("budget",) if method == "srigl" else ()
-    return ("weight", "mask", score, "drop_fraction", "new_mask") + extra
+    cls = families.method(method)
+    return (("weight", "mask", cls.verification.grow_key, "drop_fraction", "new_mask")
+            + families.family_of(cls).required_keys)
 
 
 def load_problem(archive: ff.Archive, layer, keys: dict, defaults: dict,
@@ -127,7 +142,7 @@ def load_problem(archive: ff.Archive, layer, keys: dict, defaults: dict,
     """The ``Problem`` of one layer (keys: its ``{key: archive key}``; defaults: model-wide keys)."""
     keys = {**{k: v for k, v in defaults.items() if k not in keys}, **keys}
     where = f" (layer {layer!r})" if layer is not None else ""
-    method = ff.scalar_str(archive, keys["method"], METHODS) if "method" in keys else "rigl"
+    method = _method(archive, keys["method"]) if "method" in keys else DEFAULT_METHOD
     missing = [k for k in _required(method) if k not in keys]
     if missing:
         raise ff.InputError(f"{archive.path}{where}: missing key(s) {missing}; a {method} update "
@@ -145,11 +160,10 @@ def load_problem(archive: ff.Archive, layer, keys: dict, defaults: dict,
     def canon(a):
         return to_canonical(a, layout)
 
-    score_key = "grow_score" if method == "set" else "grad"
-    score = ff.numeric_array(archive, keys[score_key], shape)
+    score = ff.numeric_array(archive, keys[families.method(method).verification.grow_key], shape)
     p = Problem(path=archive.path, layer=layer, method=method, layout=layout,
                 weight=canon(weight), mask=canon(ff.bool_array(archive, keys["mask"], shape)),
-                grow_score=canon(score if method == "set" else np.abs(score)),
+                grow_score=canon(grow_score(method, score)),
                 new_mask=canon(ff.bool_array(archive, keys["new_mask"], shape)),
                 drop_fraction=ff.scalar_float(archive, keys["drop_fraction"], 0.0, 1.0))
     if "new_weight" in keys:
@@ -166,9 +180,9 @@ def load_problem(archive: ff.Archive, layer, keys: dict, defaults: dict,
         if p.budget > weight.size:
             raise ff.InputError(f"{archive.path}{where}: budget {p.budget} exceeds the layer's "
                                 f"{weight.size} weights")
-    if method == "srigl" and weight.ndim < 2:
-        raise ff.InputError(f"{archive.path}{where}: srigl needs a weight with rows (neurons); "
-                            f"got shape {shape}")
+    problem = p.family.check(p)
+    if problem:
+        raise ff.InputError(f"{archive.path}{where}: {method} {problem}")
     if "gamma_sal" in keys:
         p.gamma_sal = ff.scalar_float(archive, keys["gamma_sal"], 0.0, 1.0)
     if "ablate" in keys:

@@ -12,16 +12,24 @@ key is documented where it is defined. Three kinds of file (the ``kind`` key; de
 - ``schedule``: the update steps and drop fractions of a run (RigL paper, Eq. 1;
   docs/semantics.md "Schedule").
 
+The update keys come partly from the method registry (``update_keys``): the ``method`` key's
+choices are the methods verify can check (``families.verifiable``), each one's grow key (``grad``,
+``grow_score``) is what its ``Verification`` declares, and which methods need ``budget``,
+``gamma_sal`` and ``ablate`` is what their family (``families/``) reads.
+
 Keys under ``answer/`` are the conformance vectors' answers (``rigl_np.verify.vectors``): verify
 never reads them. Any other unknown key is ignored and never read.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from rigl_np.methods import RigL
+from rigl_np.verify import families
 
 FORMAT_VERSION = 1
 KINDS = ("update", "densities", "schedule")
-METHODS = ("rigl", "snfs", "set", "srigl")
+DEFAULT_METHOD = RigL.name   # a file without a method key holds a RigL update
 LAYOUTS = ("out_in", "in_out")
 ANSWER_PREFIX = "answer/"
 STATE_GROUPS = ("state", "new_state")
@@ -30,7 +38,7 @@ STATE_GROUPS = ("state", "new_state")
 @dataclass(frozen=True)
 class Key:
     name: str
-    when: str        # "required", "required for set", "optional", ...
+    when: str | None  # "required", "optional", ...; None: from the families that read it
     meaning: str
     model_wide: bool = False   # may appear unprefixed in a whole-model file
 
@@ -41,12 +49,9 @@ FILE_KEYS = (
     Key("kind", "optional", "string: " + " | ".join(KINDS) + " (default update)"),
 )
 
-UPDATE_KEYS = (
+UPDATE_KEYS = (       # (the grow keys of the methods go after mask: update_keys)
     Key("weight", "required", "the weight before the update (float; in `layout`)"),
     Key("mask", "required", "the mask before the update (bool or 0/1, the weight's shape)"),
-    Key("grad", "required (not for set)", "the dense gradient the update grew by, w.r.t. W*M "
-        "(snfs: the moving average of the dense gradients)"),
-    Key("grow_score", "required for set", "the random grow scores your SET update ranked"),
     Key("drop_fraction", "required", "the drop fraction f of this update, a scalar in [0, 1]",
         True),
     Key("new_mask", "required", "the mask your implementation produced"),
@@ -56,13 +61,13 @@ UPDATE_KEYS = (
         "and off the new mask)"),
     Key("layout", "optional", "string: out_in (default; (out, in) and (out, in, kh, kw)) | "
         "in_out ((in, out) and (kh, kw, in, out), as JAX and TensorFlow store kernels)", True),
-    Key("method", "optional", "string: " + " | ".join(METHODS) + " (default rigl)", True),
+    Key("method", "optional", None, True),          # choices: the registry's (update_keys)
     Key("step", "optional", "integer, your step counter at this update (printed)", True),
-    Key("budget", "required for srigl", "integer, the layer's target count of active weights "
-        "(srigl: floor(d*N); what --grow-count refill grows back to)"),
-    Key("gamma_sal", "optional (srigl)", "SRigL's salience threshold factor (default 0.3)", True),
-    Key("ablate", "optional (srigl)", "bool, whether this layer may ablate neurons (default true; "
-        "false for the output layer)"),
+    Key("budget", None, "integer, the layer's target count of active weights (constant fan-in: "
+        "floor(d*N); what --grow-count refill grows back to)"),
+    Key("gamma_sal", None, "SRigL's salience threshold factor (default 0.3)", True),
+    Key("ablate", None, "bool, whether this layer may ablate neurons (default true; false for "
+        "the output layer)"),
 )
 
 DENSITY_KEYS = (
@@ -88,9 +93,41 @@ SCHEDULE_KEYS = (
     Key("schedule", "optional", "string: cosine (default) | constant | linear"),
 )
 
-TABLES = (("every file", FILE_KEYS), ("kind = update (one layer, or prefixed <layer>/)",
-                                      UPDATE_KEYS),
-          ("kind = densities", DENSITY_KEYS), ("kind = schedule", SCHEDULE_KEYS))
+
+
+def update_keys() -> tuple:
+    """``UPDATE_KEYS`` as the registry has them now: the grow key of every verifiable method,
+    the ``method`` key's choices, and who requires ``budget``, ``gamma_sal`` and ``ablate``."""
+    methods = families.verifiable()
+    grow = {}                                        # {key: {what it holds: [method names]}}
+    for name, cls in methods.items():
+        v = cls.verification
+        grow.setdefault(v.grow_key, {}).setdefault(v.what, []).append(name)
+    grow_keys = tuple(Key(key, "required for " + ", ".join(sorted(sum(by.values(), []))),
+                          next(iter(by)) if len(by) == 1 else
+                          "; ".join(f"{', '.join(ns)}: {what}" for what, ns in by.items()))
+                      for key, by in grow.items())
+    method = (f"string: {' | '.join(methods)}, the methods verify checks (default "
+              f"{DEFAULT_METHOD})")
+    keys = UPDATE_KEYS[:2] + grow_keys + UPDATE_KEYS[2:]
+    return tuple(replace(k, meaning=method) if k.name == "method" else
+                 replace(k, when=_when(k.name, methods)) if k.when is None else k for k in keys)
+
+
+def _when(key: str, methods: dict) -> str:
+    """"required for a, b" or "optional (a, b)": the methods whose family reads ``key``."""
+    def named(attr):
+        return ", ".join(n for n, c in methods.items()
+                         if key in getattr(families.family_of(c), attr))
+    required = named("required_keys")
+    return f"required for {required}" if required else f"optional ({named('optional_keys')})"
+
+
+def tables() -> tuple:
+    """``(title, keys)`` of every kind of file."""
+    return (("every file", FILE_KEYS), ("kind = update (one layer, or prefixed <layer>/)",
+                                        update_keys()),
+            ("kind = densities", DENSITY_KEYS), ("kind = schedule", SCHEDULE_KEYS))
 
 
 def model_wide_keys() -> tuple:
@@ -100,13 +137,13 @@ def model_wide_keys() -> tuple:
 
 def layer_key_names() -> tuple:
     """The plain (non-slot) keys of one layer's update."""
-    return tuple(k.name for k in UPDATE_KEYS if "/" not in k.name)
+    return tuple(k.name for k in update_keys() if "/" not in k.name)
 
 
 def keys_help() -> str:
     """Every key of every kind of file, as plain text (for --help)."""
     lines = [f"File format, version {FORMAT_VERSION} (.npz of plain arrays, no pickles):"]
-    for title, keys in TABLES:
+    for title, keys in tables():
         lines.append(f"  {title}:")
         lines += [f"    {k.name:18s} {k.when}: {k.meaning}" for k in keys]
     lines.append("  keys under answer/ (the conformance vectors' answers) and unknown keys are "

@@ -24,11 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from rigl_np.atomic import atomic_write_bytes
-from rigl_np.verify import reference
-from rigl_np.verify.classify import ours
-from rigl_np.verify.conventions import Convention, drop_counts
-from rigl_np.verify.layers import Problem, to_layout
+from rigl_np.methods import SET, SRigL
+from rigl_np.verify import families
+from rigl_np.verify.conventions import Convention, Trial, drop_counts
+from rigl_np.verify.layers import Problem, grow_score
+from rigl_np.verify.layout import to_layout
 from rigl_np.verify.save import save_update
+from rigl_np.verify.schema import DEFAULT_METHOD
 
 ALTERNATIVES = (("k_rounding", "round"), ("k_rounding", "ceil"), ("grow_count", "refill"),
                 ("drop_candidates", "all"), ("regrow_dropped", "no"), ("layout", "in_out"),
@@ -100,7 +102,7 @@ def cases() -> list:
     w, m, _ = layer((16, 24), 0.25)
     out.append(("set_random_scores", "SET: the grow step ranks the given random scores",
                 dict(weight=w, mask=m, grow_score=rng.random(m.shape).astype(np.float32),
-                     drop_fraction=0.3, method="set")))
+                     drop_fraction=0.3, method=SET.name)))
     m = _fan_in_mask(rng, (12, 20), 5)
     w = (rng.standard_normal(m.shape) * m).astype(np.float32)
     g = rng.standard_normal(m.shape).astype(np.float32)
@@ -109,27 +111,27 @@ def cases() -> list:
     out.append(("srigl_ablation", "SRigL: neurons 0-3 have tiny |W| and |G|; the two of them "
                 "left without a salient weight must be ablated and the budget spread over the "
                 "other ten", dict(
-                    weight=w, mask=m, grad=g, drop_fraction=0.3, method="srigl", budget=60)))
+                    weight=w, mask=m, grad=g, drop_fraction=0.3, method=SRigL.name, budget=60)))
     out.append(("srigl_output_layer", "the same layer as the output layer (ablate false): no "
                 "neuron may be ablated", dict(weight=w, mask=m, grad=g, drop_fraction=0.3,
-                                              method="srigl", budget=60, ablate=False)))
+                                              method=SRigL.name, budget=60, ablate=False)))
     return out
 
 
 def _problem(inputs) -> Problem:
-    method = inputs.get("method", "rigl")
-    score = inputs["grow_score"] if method == "set" else np.abs(inputs["grad"])
+    method = inputs.get("method", DEFAULT_METHOD)
+    score = inputs[families.method(method).verification.grow_key]
     return Problem(path="", layer=None, method=method, layout="out_in", weight=inputs["weight"],
-                   mask=inputs["mask"], grow_score=score, new_mask=inputs["mask"],
-                   drop_fraction=inputs["drop_fraction"], budget=inputs.get("budget"),
-                   ablate=inputs.get("ablate", True))
+                   mask=inputs["mask"], grow_score=grow_score(method, score),
+                   new_mask=inputs["mask"], drop_fraction=inputs["drop_fraction"],
+                   budget=inputs.get("budget"), ablate=inputs.get("ablate", True))
 
 
 def answers(inputs) -> dict:
     """``{label: (new_mask, new_weight)}``: rigl_np's answer ("default") and each convention
     that changes it (``regrown=reset`` changes only the weight)."""
     p = _problem(inputs)
-    mine = ours(p)
+    mine = p.family.ours(p)
 
     def weight(mask, reset=None):
         w = np.where(mask & ~p.mask, 0, p.weight) * mask
@@ -140,11 +142,9 @@ def answers(inputs) -> dict:
     if not np.array_equal(reset, found["default"][1]):
         found["regrown=reset"] = (mine.mask, reset)
     n = int(np.count_nonzero(p.mask))
-    srigl = p.method == "srigl"
-    applicable = {"fan_in": srigl, "ablation": srigl, "layout": p.mask.ndim in (2, 4),
-                  "grow_count": not srigl and p.budget is not None}
+    applicable = {"layout": p.mask.ndim in (2, 4), "grow_count": p.budget is not None}
     for name, choice in ALTERNATIVES:
-        if not applicable.get(name, True):
+        if name not in p.family.switches or not applicable.get(name, True):
             continue
         conv = Convention().with_(**{name: choice})
         k = next(k for rule, k, _ in drop_counts(n, p.drop_fraction) + [(choice, None, "")]
@@ -152,11 +152,7 @@ def answers(inputs) -> dict:
         if k is None:                                 # this rounding gives the same k as floor
             continue
         score_d = np.abs(p.weight) * (p.mask if name == "drop_candidates" else 1)
-        if srigl:
-            out = reference.srigl_outcome(score_d, p.grow_score, p.mask, k, p.budget,
-                                          p.gamma_sal, p.ablate, conv)
-        else:
-            out = reference.rigl_outcome(score_d, p.grow_score, p.mask, k, conv, p.budget)
+        out = p.family.run(p, Trial(conv, k, "", "masked"), score_d, p.grow_score)
         if not np.array_equal(out.mask, mine.mask):
             found[f"{name}={choice}"] = (out.mask, weight(out.mask))
     return found

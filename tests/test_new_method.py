@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from rigl_np import backend
 from rigl_np.masks import MaskUpdate, select_top_k
-from rigl_np.methods.base import Method
+from rigl_np.methods.base import Method, Verification
 from rigl_np.methods.schedules import DropFractionSchedule
 from rigl_np.methods.signals import DenseGradient
 from rigl_np.options import check_fields, opt
@@ -46,7 +46,7 @@ class GlobalRigL(Method):
     Options = Options
     schedule = DropFractionSchedule(skip_step=True)
     Signal = DenseGradient
-    verify_grow_key = "grad"
+    verification = Verification("grad", "the dense gradient", scope="model")
 
     def update(self, step, f):
         names = list(self.masks)[:-1] if self.options.keep_last else list(self.masks)
@@ -129,3 +129,46 @@ def test_compare_and_plot_run_the_new_method_in_a_grid(package, tmp_path):
     drawn = {p.name for p in run.glob("*.png")}
     assert {"drop_schedule.png", "update_counts.png", "turnover_itop.png", "masks.png",
             "training_curves.png"} <= drawn                 # what its declared parts imply
+
+
+def _global_update(weights, masks, grads, f):
+    """The test's own global RigL (no ties: continuous random values): drop the k smallest |W|
+    of all active weights of every layer, grow the k largest |G| elsewhere."""
+    names = list(weights)
+    w, m, g = (np.concatenate([a[n].ravel() for n in names]) for a in (weights, masks, grads))
+    k = int(f * m.sum())
+    active = np.flatnonzero(m)
+    kept = np.zeros(m.shape, bool)
+    kept[active[np.argsort(-np.abs(w[active]))[:len(active) - k]]] = True
+    free = np.flatnonzero(~kept)
+    new = kept.copy()
+    new[free[np.argsort(-np.abs(g[free]))[:k]]] = True
+    sizes = np.cumsum([weights[n].size for n in names])[:-1]
+    return {n: part.reshape(weights[n].shape) for n, part in zip(names, np.split(new, sizes))}
+
+
+def test_verify_checks_the_new_methods_whole_model_update(package, tmp_path):
+    from rigl_np.rigl import rigl_update
+    from rigl_np.verify import save_update
+
+    rng = np.random.default_rng(0)
+    shapes = {"fc1.weight": (30, 40), "fc2.weight": (10, 30)}
+    weights = {n: rng.normal(size=s) * (10 if n == "fc2.weight" else 1) for n, s in shapes.items()}
+    masks = {n: rng.random(s) < 0.2 for n, s in shapes.items()}
+    weights = {n: w * masks[n] for n, w in weights.items()}
+    grads = {n: rng.normal(size=s) for n, s in shapes.items()}
+    right = _global_update(weights, masks, grads, 0.3)
+    per_layer = {n: np.asarray(rigl_update(weights[n], masks[n], grads[n], 0.3).mask)
+                 for n in shapes}
+    assert any((right[n] != per_layer[n]).any() for n in shapes)   # the two rules differ here
+    for name, new in (("right", right), ("per_layer", per_layer)):
+        layers = {n: {"weight": weights[n], "mask": masks[n], "grad": grads[n],
+                      "new_mask": new[n]} for n in shapes}
+        save_update(tmp_path / f"{name}.npz", method="zz-global", drop_fraction=0.3, **layers)
+    done = _run(package, tmp_path, "verify", "right.npz", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    verdicts = {r["layer"]: r["verdict"] for r in json.loads(done.stdout)["results"]}
+    assert verdicts == {"fc1.weight": "identical", "fc2.weight": "identical"}
+    wrong = _run(package, tmp_path, "verify", "per_layer.npz", "--json")
+    assert wrong.returncode == 1
+    assert "differs" in {r["verdict"] for r in json.loads(wrong.stdout)["results"]}

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from rigl_np import backend
 from rigl_np.optim import SGD, Adam
-from rigl_np.rigl import (apply_update, drop_fraction, gradient_ema, is_update_step,
-                          magnitude_prune, mask_update, pruning_density,
+from rigl_np.prune import magnitude_prune, pruning_density
+from rigl_np.rigl import (apply_update, drop_fraction, gradient_ema, is_update_step, mask_update,
                           reference_mask_update, rigl_update, select_top_k, set_score,
                           snfs_score)
 from rigl_np.sparsity import nnz_for

@@ -64,6 +64,7 @@ class Verification:
     what: str                  # what that array holds, for verify --help and docs/verify.md
     grow_score: object = None  # that array -> the grow score (rigl.rigl_score: |G|); None: as is
     label: str = "|G|"         # the grow score's name in verify's text
+    scope: str = "layer"       # "model": the update spans layers (verify runs ``reproduce``)
 
 
 class Method:
@@ -136,6 +137,19 @@ class Method:
         timing = {k: v for k, v in settings.items() if k not in own}
         schedule = replace(cls.schedule, **timing) if timing else None
         return cls(densities, rng, options, schedule, snapshot_every)
+
+    @classmethod
+    def reproduce(cls, weights: dict, masks: dict, signal: dict, f: float, step: int = 0) -> dict:
+        """This method's update of arrays another implementation dumped (``{layer: array}``:
+        weights, masks, and its signal's value, the dense gradient say) at drop fraction ``f``:
+        how ``verify`` reproduces an update that spans layers. Default options; each layer's
+        budget is its count."""
+        method = cls({name: 1.0 for name in masks}, None)
+        method.params, method.masks = dict(weights), dict(masks)
+        method.shapes = {name: m.shape for name, m in masks.items()}
+        method.budgets = {name: int(m.sum()) for name, m in masks.items()}
+        method.signal.value = dict(signal)
+        return method.update(step, f)
 
     def build_model(self, model_name: str, input_shape, num_classes: int, rng):
         """The model this method trains (``rigl_np.models.build_model``; small-dense narrows it)."""

@@ -49,6 +49,7 @@ class Problem:
     new_weight: np.ndarray | None = None
     state: dict = field(default_factory=dict)       # slot -> array before the update
     new_state: dict = field(default_factory=dict)   # slot -> array after it
+    signal: np.ndarray | None = None   # the grow key's array as the file holds it (canonical)
 
     @property
     def verification(self):
@@ -163,7 +164,7 @@ def load_problem(archive: ff.Archive, layer, keys: dict, defaults: dict,
     score = ff.numeric_array(archive, keys[families.method(method).verification.grow_key], shape)
     p = Problem(path=archive.path, layer=layer, method=method, layout=layout,
                 weight=canon(weight), mask=canon(ff.bool_array(archive, keys["mask"], shape)),
-                grow_score=canon(grow_score(method, score)),
+                grow_score=canon(grow_score(method, score)), signal=canon(score),
                 new_mask=canon(ff.bool_array(archive, keys["new_mask"], shape)),
                 drop_fraction=ff.scalar_float(archive, keys["drop_fraction"], 0.0, 1.0))
     if "new_weight" in keys:

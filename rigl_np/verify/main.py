@@ -14,6 +14,7 @@ problem, also with ``--json``, never a traceback. ``check-update FILE`` is this 
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
 
@@ -81,8 +82,12 @@ def _results(path: str, selected: dict) -> list:
             return densities.check(archive, selected)
         if kind == "schedule":
             return [schedule.check(archive, selected)]
-        out = []
-        for p in problems(archive, selected.get("layout") or "out_in"):
+        out, found = [], problems(archive, selected.get("layout") or "out_in")
+        first = next(found)
+        found = [first, *found] if first.family.whole_model else itertools.chain([first], found)
+        if first.family.whole_model:                 # its update spans every layer of the file
+            first.family.prepare(found)
+        for p in found:
             # the ties' layout counts as selected when --layout or the file's layout key says it
             chosen = {**selected, "layout": selected.get("layout") or p.layout}
             f = classify(p, chosen)

@@ -20,6 +20,9 @@ drop_score, grow_score)`` (the update under a trial, a ``masks.MaskUpdate``), ``
 trial, ref, scores)`` (drop right?, grow right?, causes, phrases: what differs in a mask no trial
 explains) and ``head(p, mine)`` (the update's numbers, for the detail sentence).
 
+- ``whole_model.WholeModel`` (any method whose ``Verification`` says ``scope="model"``: its update
+  spans layers): the method's own ``update`` on a whole-model file, no conventions.
+
 Adding a method needs nothing here; adding a structure is one family and one row of
 ``FAMILIES``.
 """
@@ -29,12 +32,17 @@ from rigl_np.masks import ConstantFanIn, Unstructured
 from rigl_np.methods.base import REGISTRY
 from rigl_np.verify.families.drop_grow import DropGrow
 from rigl_np.verify.families.fan_in import FanIn
+from rigl_np.verify.families.whole_model import WholeModel
 
 FAMILIES = ((ConstantFanIn, FanIn()), (Unstructured, DropGrow()))   # (structure type, family)
+WHOLE_MODEL = WholeModel()
 
 
 def family_of(cls):
-    """The family of method class ``cls`` (by its structure), or None."""
+    """The family of method class ``cls``: the whole-model one for an update that spans layers,
+    else its structure's; None when it has none."""
+    if cls.verification is not None and cls.verification.scope == "model":
+        return WHOLE_MODEL
     return next((f for kind, f in FAMILIES if isinstance(cls.structure, kind)), None)
 
 

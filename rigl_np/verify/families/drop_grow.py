@@ -28,6 +28,7 @@ class DropGrow:
     required_keys = ()
     optional_keys = ("budget",)       # the target count of --grow-count refill
     switches = ("k_rounding", "grow_count", "drop_candidates", "regrow_dropped", "layout")
+    whole_model = False
 
     def check(self, p):
         return None

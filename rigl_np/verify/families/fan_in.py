@@ -32,6 +32,7 @@ class FanIn:
     required_keys = ("budget",)               # floor(d N), which k' spreads over the survivors
     optional_keys = ("gamma_sal", "ablate")
     switches = ("k_rounding", "ablation", "fan_in", "regrow_dropped", "drop_candidates", "layout")
+    whole_model = False
 
     def check(self, p):
         if p.weight.ndim < 2:

@@ -43,6 +43,13 @@ class Failure(RuntimeError):
     """A runtime failure: the input was fine but the work could not be done (exit 1)."""
 
 
+class DataError(ValueError):
+    """A data file exists but is not what it should be; the message names the file (exit 1).
+
+    Raised by ``rigl_np.data``, which also defines its two kinds (a data set found nowhere, a
+    ``--data-dir`` without it); it lives here because it is one row of the table above."""
+
+
 class Interrupted(Exception):
     """Ctrl-C stopped the work cleanly (after a checkpoint); the message says how to continue."""
 
@@ -97,7 +104,6 @@ def by_ctrl_c(e: BaseException) -> bool:
 def exit_code(e: BaseException) -> int:
     """The exit code of an exception that ends a command (see the table above)."""
     from rigl_np.backend import BackendError
-    from rigl_np.data import DataError
 
     if by_ctrl_c(e):
         return INTERRUPTED
@@ -119,8 +125,6 @@ def message(e: BaseException) -> str:
 
 
 def _text(e: BaseException) -> str:
-    from rigl_np.data import DataError
-
     if isinstance(e, Interrupted):
         return str(e)
     if by_ctrl_c(e):

@@ -5,9 +5,9 @@ The grid is methods x sparsities x seeds (x models); every run gets its own run 
 is resumed, so a stopped grid continues where it stopped. Dense runs once per seed and model (its
 sparsity is 0); small-dense once per sparsity it is matched to.
 
-The table (``OUT/results.md`` and ``OUT/results.csv``) has one row per (model, method,
-distribution, sparsity): mean ± std test accuracy over seeds, the real global density, training
-and inference FLOPs as multiples of dense, and the mean wall time of a run.
+The table (``OUT/results.md`` and ``OUT/results.csv``, built by ``rigl_np.results``) has one row
+per (model, method, distribution, sparsity): mean ± std test accuracy over seeds, the real global
+density, training and inference FLOPs as multiples of dense, and the mean wall time of a run.
 
 What can go wrong, and what happens: every cell's configuration is checked before anything runs
 (as ``train`` checks it); empty or repeated grid values are refused (two copies of a seed would be
@@ -17,13 +17,10 @@ cell at its next batch with a checkpoint (the same command continues the grid).
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import multiprocessing
 import os
 import signal
-import statistics
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -31,7 +28,8 @@ from pathlib import Path
 from rigl_np import errors
 from rigl_np.atomic import atomic_write_bytes, lock_folder, remove_stale
 from rigl_np.config import check_together, run_name, to_dict
-from rigl_np.methods import facts, get
+from rigl_np.methods import get
+from rigl_np.results import row_from, summarise, to_csv, to_markdown
 from rigl_np.runfolder import read_config, read_metrics
 
 
@@ -67,71 +65,6 @@ def grid(base: dict, models, methods, sparsities, seeds) -> list:
                         "optim": dataclasses.replace(base["optim"], seed=seed),
                         "run": dataclasses.replace(base["run"])}))
     return cells
-
-
-def row_from(config: dict, metrics: dict) -> dict:
-    """One table row from a run's config.json (as dicts) and metrics.json."""
-    s, kind = config["sparse"], facts(config, metrics)
-    return {"model": config["model"]["model"], "method": s["method"],
-            "has_masks": kind["has_masks"], "dense_baseline": kind["dense_baseline"],
-            "distribution": s["distribution"], "sparsity": s["sparsity"],
-            "seed": config["optim"]["seed"], "test_accuracy": metrics["test_accuracy"],
-            "global_density": metrics["global_density"],
-            "train_flops": metrics["flops"]["train_multiplier"],
-            "inference_flops": metrics["flops"]["inference_multiplier"],
-            "seconds": metrics["train_seconds"]}
-
-
-def summarise(rows: list) -> list:
-    """Group run metrics by (model, method, distribution, sparsity): mean ± std over seeds."""
-    groups = {}
-    for r in rows:
-        groups.setdefault((r["model"], r["method"], r["distribution"], r["sparsity"]), []).append(r)
-    table = []
-    for (model, method, distribution, sparsity), runs in groups.items():
-        acc = [r["test_accuracy"] for r in runs]
-        first = runs[0]
-        table.append({
-            "model": model, "method": method, "has_masks": first["has_masks"],
-            "dense_baseline": first["dense_baseline"],
-            "distribution": distribution if first["has_masks"] else "-",
-            "sparsity": sparsity, "seeds": len(runs),
-            "accuracy_mean": statistics.mean(acc),
-            "accuracy_std": statistics.stdev(acc) if len(acc) > 1 else 0.0,
-            "global_density": statistics.mean(r["global_density"] for r in runs),
-            "train_flops": statistics.mean(r["train_flops"] for r in runs),
-            "inference_flops": statistics.mean(r["inference_flops"] for r in runs),
-            "seconds": statistics.mean(r["seconds"] for r in runs)})
-    return table
-
-
-def accuracy_cell(t: dict) -> str:
-    """"87.35 ± 0.28 (n=3)": mean ± std over seeds in %; one seed has no spread to show."""
-    spread = f" ± {100 * t['accuracy_std']:.2f}" if t["seeds"] > 1 else ""
-    return f"{100 * t['accuracy_mean']:.2f}{spread} (n={t['seeds']:g})"
-
-
-def to_markdown(table: list, timing: str = "") -> str:
-    """The results table; ``timing`` says how the seconds were measured (a note under it)."""
-    lines = ["| model | method | distribution | sparsity | test accuracy (%) | real density | "
-             "train FLOPs | inference FLOPs | seconds/run |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for t in table:
-        lines.append(f"| {t['model']} | {t['method']} | {t['distribution']} | {t['sparsity']:g} | "
-                     f"{accuracy_cell(t)} | {t['global_density']:.4f} | {t['train_flops']:.3f}x | "
-                     f"{t['inference_flops']:.3f}x | {t['seconds']:.0f} |")
-    note = ("\nseconds/run: wall time of one run on a shared machine" + (f", {timing}" if timing else "")
-            + "; theoretical FLOPs, not these seconds, are what the methods cost (masked dense "
-            "compute runs at dense speed).\n")
-    return "\n".join(lines) + "\n" + note
-
-
-def to_csv(table: list) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(table[0]))
-    writer.writeheader()
-    writer.writerows(table)
-    return out.getvalue()
 
 
 def _check_same_settings(run_dir: Path, cfgs: dict) -> None:

@@ -1,5 +1,5 @@
 """How the package is put together: imports run one way, down the layers, and every module stays
-small.
+small (library modules at most 300 lines, test files at most 400).
 
 The import graph of ``rigl_np`` has no cycle, so each module can be read knowing only the ones
 below it. The graph counts every ``import`` in every module, lazy ones and a package
@@ -14,6 +14,25 @@ import rigl_np
 
 PACKAGE = Path(rigl_np.__file__).parent
 MAX_LINES = 300
+
+# The layers of rigl_np, lowest first: each top-level module or package of rigl_np/ in one.
+LAYERS = (
+    # 1. the ground: the exceptions and exit codes, the one atomic write, NumPy/CuPy, timing
+    {"rigl_np", "errors", "atomic", "backend", "timing"},
+    # 2. the maths and the data: layers, models, optimizers, masks, RigL's phases, FLOPs
+    {"functional", "nn", "models", "optim", "sparsity", "rigl", "srigl", "flops", "data"},
+    # 3. the training methods, assembled from the maths
+    {"methods"},
+    # 4. one run's parts: its settings, the loop, checkpoints, the run folder (and an old one set
+    #    aside by --overwrite), the results table
+    {"config", "train", "checkpoint", "runfolder", "setaside", "results"},
+    # 5. libraries that read what the layers below make: figures, verification, exercises
+    {"viz", "verify", "exercises"},
+    # 6. orchestration: one run end to end, a grid of runs
+    {"experiment", "compare"},
+    # 7. the command line
+    {"cli", "__main__"},
+)
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -96,6 +115,40 @@ def test_imports_run_one_way():
 def test_the_cycle_finder_finds_a_cycle():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def _layer(module: str) -> int:
+    """The index in ``LAYERS`` of ``module``'s top-level module or package; -1 if in none."""
+    top = module.split(".")[1] if "." in module else module
+    return next((i for i, layer in enumerate(LAYERS) if top in layer), -1)
+
+
+def _upward_imports(graph: dict) -> list:
+    """``"a -> b"`` for each import of a module in a higher layer than the importer's."""
+    return sorted(f"{a} -> {b}" for a, deps in graph.items() for b in deps
+                  if _layer(b) > _layer(a))
+
+
+def test_imports_go_down_the_layers():
+    """A module imports only from its own layer of ``LAYERS`` or one below: the maths never
+    imports a run's parts, the figure library (viz/) never imports compare, experiment or the
+    command line, and only the command line imports everything. A new top-level module must be
+    given a layer."""
+    graph = _import_graph()
+    unplaced = sorted({m for m in graph if _layer(m) < 0})
+    assert not unplaced, f"modules in no layer of LAYERS (place them): {unplaced}"
+    named = set().union(*LAYERS)
+    assert sum(map(len, LAYERS)) == len(named), "a module is in two layers"
+    gone = named - {m.split(".")[1] if "." in m else m for m in graph}
+    assert not gone, f"LAYERS names modules that are not in rigl_np/: {sorted(gone)}"
+    upward = _upward_imports(graph)
+    assert not upward, "imports of a higher layer (move what is shared down): " + ", ".join(upward)
+
+
+def test_an_upward_import_is_found():
+    assert _upward_imports({"rigl_np.viz.runs": {"rigl_np.compare"}}) == [
+        "rigl_np.viz.runs -> rigl_np.compare"]
+    assert _upward_imports({"rigl_np.compare": {"rigl_np.viz.runs", "rigl_np.errors"}}) == []
 
 
 def test_the_graph_sees_what_python_runs(tmp_path):

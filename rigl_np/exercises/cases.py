@@ -5,8 +5,10 @@ get right (RigL paper, Section 3, and the SRigL paper's constant fan-in regrowth
 at the k-th score, k = 0, weights that are non-zero at inactive positions, active weights that
 are exactly zero, zero gradients where some zero-gradient positions must be grown, a
 just-dropped connection with one of the top-k gradients, conv-shaped (out, in, kh, kw) weights,
-ERK layers that overflow. Every case is random in its shape and values, so a function that
-memorises an example cannot pass. Arrays are float32 (weights, gradients) and bool (masks) on
+ERK layers that overflow, and the ends of every range the signature allows (k = 0, k = all
+candidates, no candidate at all, density 1). The list of cases is fixed, so every edge case is
+in every grading run; every case is random in its shape and values, so a function that memorises
+an example cannot pass. Arrays are float32 (weights, gradients) and bool (masks) on
 the host.
 """
 from __future__ import annotations
@@ -118,6 +120,13 @@ def drop_cases(rng) -> list:
     weight, mask, _ = random_layer(rng, conv=True)
     cases.append(Case("a conv-shaped weight (out, in, kh, kw)",
                       dict(weight=weight, mask=mask, k=drop_k(rng, int(mask.sum())))))
+    weight, _, _ = random_layer(rng)
+    mask = backend.array_module(weight).ones(weight.shape, dtype=bool)
+    cases.append(Case("every position active (density 1)",
+                      dict(weight=weight, mask=mask, k=drop_k(rng, mask.size))))
+    weight, mask, _ = random_layer(rng)
+    cases.append(Case("no active connection (nnz = 0, k = 0)",
+                      dict(weight=weight, mask=mask & ~mask, k=0)))
     return cases
 
 
@@ -158,4 +167,9 @@ def grow_cases(rng) -> list:
     grad, kept = _grow_layer(rng, conv=True)
     cases.append(Case("a conv-shaped gradient (out, in, kh, kw)",
                       dict(grad=grad, kept=kept, k=drop_k(rng, int((~kept).sum())))))
+    grad, kept = _grow_layer(rng)
+    cases.append(Case("k = every position not kept", dict(grad=grad, kept=kept,
+                                                          k=int((~kept).sum()))))
+    grad, kept = _grow_layer(rng)
+    cases.append(Case("every position kept (k = 0)", dict(grad=grad, kept=kept | ~kept, k=0)))
     return cases

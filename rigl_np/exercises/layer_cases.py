@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from rigl_np import backend
-from rigl_np.exercises.cases import (distinct, exact_mask, negate_largest, normal, quantised,
+from rigl_np.exercises.cases import (distinct, ends, exact_mask, negate_largest, normal, quantised,
                                      random_layer, random_shape, tie_cut, zeros_outside)
 from rigl_np.exercises.result import Case
 from rigl_np.rigl import keep_after_drop
@@ -102,41 +102,23 @@ def rigl_update_cases(rng) -> list:
     weight, _, grad = random_layer(rng)
     add("a layer at density 1", weight, backend.array_module(weight).ones(weight.shape, bool),
         grad)
+    weight, mask, grad = random_layer(rng)
+    add("drop fraction 1 (every connection dropped, the k = nnz largest |G| grown)", weight,
+        mask, grad, int(mask.sum()), 1.0)
     return cases
 
 
-def _distinct_layer(rng, conv: bool = False):
-    """weight, mask, grad, momentum with no two equal magnitudes; non-zero everywhere."""
-    shape = random_shape(rng, conv)
-    n = math.prod(shape)
-    mask = exact_mask(rng, shape, int(rng.integers(3 * n // 10, n // 2 + 1)))
-    weight, grad, momentum = distinct(rng, shape), distinct(rng, shape), distinct(rng, shape)
-    negate_largest(weight, mask)
-    _regrowable(weight, mask, grad)
-    return weight, mask, grad, momentum
-
-
 def full_update_cases(rng) -> list:
-    """Cases for fn(weight, mask, grad, momentum, drop_fraction) -> (weight, mask, momentum)."""
+    """Cases for fn(weight, mask, grad, momentum, drop_fraction) -> (weight, mask, momentum):
+    every case of ``rigl_update_cases`` with a momentum buffer (non-zero everywhere, old values
+    at inactive positions), and k = 0 on a layer re-masked after its last step."""
     cases = []
-    layers = (("a random layer", False, 0.3), ("a large drop fraction", False, 0.6),
-              ("a conv-shaped layer (out, in, kh, kw)", True, 0.3))
-    for label, conv, share in layers:
-        weight, mask, grad, momentum = _distinct_layer(rng, conv)
-        n = int(mask.sum())
-        f = _fraction(rng, n, max(2, int(share * n)))
-        cases.append(Case(f"{label}, old values at inactive positions, a just-dropped "
-                          "connection with the largest |G|",
-                          dict(weight=weight, mask=mask, grad=grad, momentum=momentum,
-                               drop_fraction=f)))
-    weight, mask, grad, momentum = _distinct_layer(rng)
-    n = int(mask.sum())
-    f = _fraction(rng, n, max(2, n // 4))
-    _active_zeros(rng, weight, mask, grad, math.floor(f * n))
-    cases.append(Case("active weights exactly 0, some kept and some dropped",
-                      dict(weight=weight, mask=mask, grad=grad, momentum=momentum,
-                           drop_fraction=f)))
-    weight, mask, grad, momentum = _distinct_layer(rng)
+    for case in rigl_update_cases(rng):
+        weight, mask, grad, f = case.args.values()
+        cases.append(Case(case.label, dict(weight=weight, mask=mask, grad=grad,
+                                           momentum=distinct(rng, mask.shape), drop_fraction=f)))
+    weight, mask, grad = random_layer(rng)
+    momentum = distinct(rng, mask.shape)
     cases.append(Case("k = 0 on a layer re-masked after its last step",
                       dict(weight=zeros_outside(weight, mask), mask=mask, grad=grad,
                            momentum=zeros_outside(momentum, mask),
@@ -151,7 +133,7 @@ def _srigl_layer(rng, conv: bool = False):
     gradients above every other row's.
     """
     xp = backend.array_module()
-    n_out = int(rng.integers(5, 9))
+    n_out = int(rng.integers(6, 10))
     shape = (n_out, int(rng.integers(2, 4)), 3, 3) if conv else (n_out, int(rng.integers(8, 13)))
     width = math.prod(shape[1:])                                   # the dense fan-in
     fan_in = int(rng.integers(3, width - 2))
@@ -179,13 +161,27 @@ def srigl_cases(rng) -> list:
                           dict(grad=grad.reshape(shape), kept=kept.reshape(shape),
                                ablated=ablated, fan_in=fan_in)))
     grad, kept, ablated, fan_in, survivors, shape = _srigl_layer(rng)
+    xp = backend.array_module(kept)
     row = survivors[2]                                             # needs exactly 1
     grad[row] = quantised(rng, grad[row].shape)
     need = fan_in - int(kept[row].sum())
-    free = backend.array_module(kept).flatnonzero(~kept[row])
+    free = xp.flatnonzero(~kept[row])
     order = free[(-abs(grad[row, free])).argsort(kind="stable")]
     grad[row, order[need]] = grad[row, order[need - 1]]            # a tie at the row's cut
     grad[survivors[0]] = 0                                         # all zero, needs fan_in
-    cases.append(Case("ties at a row's cut, and a row of zero gradients that must grow",
+    row = survivors[3]                 # keeps its first and last input, grows zero-gradient ones
+    kept[row] = ends((kept.shape[1],), 1, 1)
+    grad[row] = 0
+    cases.append(Case("ties at a row's cut, a row of zero gradients that must grow, and one "
+                      "that keeps its first and last inputs and must grow zero-gradient ones",
                       dict(grad=grad, kept=kept, ablated=ablated, fan_in=fan_in)))
+    n_out, width = int(rng.integers(4, 8)), int(rng.integers(5, 10))
+    kept = xp.stack([exact_mask(rng, (width,), int(c)) for c in rng.integers(0, width + 1,
+                                                                             size=n_out)])
+    kept[0], kept[1] = False, True                                 # needs all, needs none
+    grad = normal(rng, (n_out, width))
+    grad[kept] *= 10
+    cases.append(Case("fan_in = the whole row, no neuron ablated",
+                      dict(grad=grad, kept=kept, ablated=xp.zeros(n_out, dtype=bool),
+                           fan_in=width)))
     return cases

@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--models", default=None, help="comma-separated (default: --model)")
     g.add_argument("--jobs", type=int, default=1,
                    help="runs at once, each in its own process (default: %(default)s)")
+    g.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="run each cell as a task on the Dask cluster whose scheduler is at "
+                        "ADDRESS (tcp://HOST:8786); --out must be on a file system every worker "
+                        "sees (needs pip install -e .[cluster])")
     config.add_arguments(grid)
     plot = sub.add_parser("plot", help="write every figure that applies into the run folders",
                           description="Per-run figures go into each run folder; comparison "
@@ -201,7 +205,7 @@ def cmd_compare(args, parser) -> int:
     _cupy_check(base)
     out = Path(base["run"].out or "results/compare")
     compare(base, out, models, methods, sparsities, _split(args.seeds, int, "seeds"),
-            jobs=args.jobs)
+            jobs=args.jobs, cluster=args.cluster)
 
     def plot():
         from rigl_np.viz.report import comparison_figures

@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from rigl_np import errors
+from rigl_np import children, errors
 from rigl_np.atomic import atomic_write_bytes, lock_folder, remove_stale
 from rigl_np.config import check_together, run_name, to_dict
 from rigl_np.methods import get
@@ -84,8 +84,12 @@ def _check_same_settings(run_dir: Path, cfgs: dict) -> None:
 _STOP = None          # in a worker: the grid's "stop" event (``_init_worker``)
 
 
-def _init_worker(stop) -> None:
+def _init_worker(stop, parent_pid: int) -> None:
+    """A pool worker dies with the grid's process and takes signals from it alone
+    (``rigl_np.children``)."""
     global _STOP
+    children.die_with_parent(parent_pid)
+    children.own_session()
     _STOP = stop
 
 
@@ -128,8 +132,9 @@ def _run_parallel(todo: list, jobs: int, log) -> list:
     """Run the cells ``jobs`` at a time in fresh processes; returns those that diverged.
 
     Each worker gets ``os.cpu_count() // jobs`` BLAS threads (set before NumPy loads there).
-    The workers are started with Ctrl-C ignored (``_run_cell``); on Ctrl-C this process cancels
-    the cells not started and waits for the running ones to write their checkpoints."""
+    The workers are started with Ctrl-C ignored (``_run_cell``); on Ctrl-C (or SIGTERM) this
+    process cancels the cells not started, passes one Ctrl-C to each worker (they take signals
+    from it alone) and waits for the running cells to write their checkpoints."""
     from rigl_np.experiment import Diverged
 
     threads = str(max(1, (os.cpu_count() or 1) // jobs))
@@ -140,7 +145,7 @@ def _run_parallel(todo: list, jobs: int, log) -> list:
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)     # inherited by the workers
     try:
         pool = ProcessPoolExecutor(min(jobs, len(todo)), mp_context=context,
-                                   initializer=_init_worker, initargs=(stop,))
+                                   initializer=_init_worker, initargs=(stop, os.getpid()))
         futures = {pool.submit(_run_cell, cfgs, True): cfgs for cfgs in todo}   # starts workers
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -160,6 +165,7 @@ def _run_parallel(todo: list, jobs: int, log) -> list:
     except BaseException:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         stop.set()
+        children.interrupt(p.pid for p in multiprocessing.active_children())
         log("stopping: waiting for the running cells to write their checkpoints")
         pool.shutdown(wait=True, cancel_futures=True)
         raise
@@ -168,18 +174,23 @@ def _run_parallel(todo: list, jobs: int, log) -> list:
     return failed
 
 
-def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, log=print) -> list:
+def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, log=print,
+            cluster: str | None = None) -> list:
     """Run (or reuse) every cell of the grid, then write results.md / results.csv into ``out``.
 
-    ``jobs`` > 1 runs that many cells at once in fresh processes (``_run_parallel``).
+    ``jobs`` > 1 runs that many cells at once in fresh processes (``_run_parallel``);
+    ``cluster``, a Dask scheduler's address, runs them on its workers (``rigl_np.cluster``).
     """
-    from rigl_np.experiment import Interrupted
+    from rigl_np.experiment import Diverged, Interrupted
 
     _check_axes(models, methods, sparsities, seeds, jobs)
     if base["run"].resume is not None:
         raise errors.UsageError("--resume is for train; compare continues stopped runs itself: "
                                 "run the same compare command again")
-    out = Path(out)
+    if cluster is not None and jobs != 1:
+        raise errors.UsageError("--jobs is for this machine; with --cluster the workers' threads "
+                                "say how many runs go at once")
+    out = Path(out).absolute() if cluster is not None else Path(out)   # the workers' path too
     if out.exists() and not out.is_dir():
         raise errors.UsageError(f"{out} is a file, not a compare folder; choose another --out")
     if (out / "config.json").exists():
@@ -201,23 +212,32 @@ def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, 
                 todo.append(cfgs)
         log(f"{len(cells)} runs in the grid, {len(cells) - len(todo)} done before, "
             f"{len(todo)} to run")
-        # 2. run the rest, one by one or in worker processes
+        # 2. run the rest, one by one, in worker processes or on a cluster; SIGTERM = Ctrl-C
         try:
-            failed = (_run_parallel(todo, jobs, log) if jobs > 1 and len(todo) > 1
-                      else _run_serial(todo, log))
+            with children.sigterm_as_ctrl_c():
+                if cluster is not None:
+                    from rigl_np.cluster import run_on_cluster
+                    failed = run_on_cluster(cluster, todo, out, log) if todo else []
+                else:
+                    failed = (_run_parallel(todo, jobs, log) if jobs > 1 and len(todo) > 1
+                              else _run_serial(todo, log))
         except (Interrupted, KeyboardInterrupt):
             raise errors.Interrupted("interrupted; the running cells saved checkpoints. Continue "
                                      "the grid with the same compare command") from None
         if failed:
-            lines = [f"{name} diverged: {e.reason}" for name, e in failed]
-            raise errors.Failure("\n".join(lines) + f"\n{len(failed)} of {len(cells)} runs "
-                                 "diverged (above), so no table was written; with a lower --lr, "
-                                 "compare into a new --out")
+            lines = [f"{name} diverged: {e.reason}" if isinstance(e, Diverged)
+                     else f"{name} failed: {errors.message(e).removeprefix('error: ')}"
+                     for name, e in failed]
+            what = ("diverged (above), so no table was written; with a lower --lr, compare "
+                    "into a new --out" if all(isinstance(e, Diverged) for _, e in failed) else
+                    "failed (above), so no table was written; the same command runs them again")
+            raise errors.Failure("\n".join(lines) + f"\n{len(failed)} of {len(cells)} runs {what}")
         # 3. one row per run, then the table
         rows = [row_from(to_dict(cfgs), read_metrics(cfgs["run"].out)) for cfgs in cells]
         table = summarise(rows)
         threads = os.environ.get("OPENBLAS_NUM_THREADS", "the default number of")
-        timing = f"{max(jobs, 1)} run(s) at a time with {threads} BLAS thread(s) each"
+        timing = (f"{max(jobs, 1)} run(s) at a time with {threads} BLAS thread(s) each"
+                  if cluster is None else f"one run per thread of the Dask workers at {cluster}")
         atomic_write_bytes(out / "results.md", to_markdown(table, timing).encode())
         atomic_write_bytes(out / "results.csv", to_csv(table).encode())
     return rows

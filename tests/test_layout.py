@@ -1,5 +1,6 @@
 """How the package is put together: imports run one way, down the layers, and every module stays
-small (library modules at most 300 lines, test files at most 400).
+small (library modules at most 300 lines, test files at most 400), and tests/README.md, the map
+of the tests, stays whole.
 
 The import graph of ``rigl_np`` has no cycle, so each module can be read knowing only the ones
 below it. The graph counts every ``import`` in every module, lazy ones and a package
@@ -8,17 +9,21 @@ below it. The graph counts every ``import`` in every module, lazy ones and a pac
 ``__init__`` imports any module of that package.
 """
 import ast
+import re
 from pathlib import Path
 
 import rigl_np
 
 PACKAGE = Path(rigl_np.__file__).parent
+TESTS = Path(__file__).parent
 MAX_LINES = 300
+MAX_TEST_LINES = 400
 
 # The layers of rigl_np, lowest first: each top-level module or package of rigl_np/ in one.
 LAYERS = (
-    # 1. the ground: the exceptions and exit codes, the one atomic write, NumPy/CuPy, timing
-    {"rigl_np", "errors", "atomic", "backend", "timing"},
+    # 1. the ground: the exceptions and exit codes, the one atomic write, NumPy/CuPy, timing,
+    #    child processes that die with their parent
+    {"rigl_np", "errors", "atomic", "backend", "timing", "children"},
     # 2. the maths and the data: layers, models, optimizers, masks, RigL's phases, FLOPs
     {"functional", "nn", "models", "optim", "sparsity", "rigl", "srigl", "flops", "data"},
     # 3. the training methods, assembled from the maths
@@ -28,8 +33,8 @@ LAYERS = (
     {"config", "train", "checkpoint", "runfolder", "setaside", "results"},
     # 5. libraries that read what the layers below make: figures, verification, exercises
     {"viz", "verify", "exercises"},
-    # 6. orchestration: one run end to end, a grid of runs
-    {"experiment", "compare"},
+    # 6. orchestration: one run end to end, a grid of runs (locally, or on a Dask cluster)
+    {"experiment", "compare", "cluster"},
     # 7. the command line
     {"cli", "__main__"},
 )
@@ -177,3 +182,38 @@ def test_every_module_is_small():
     long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
             if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not long, f"modules over {MAX_LINES} lines (split them by concept): {long}"
+
+
+def test_every_test_file_is_short():
+    long = {p.name: n for p in TESTS.glob("*.py")
+            if (n := len(p.read_text().splitlines())) > MAX_TEST_LINES}
+    assert not long, f"test files over {MAX_TEST_LINES} lines (split them by topic): {long}"
+
+
+def _test_map() -> tuple:
+    """tests/README.md read as (the files its list describes, every ``*.py`` it names, the
+    modules of rigl_np/ its table has a row for)."""
+    text = (TESTS / "README.md").read_text()
+    listed = re.findall(r"^- `(\w+\.py)`:", text, flags=re.M)
+    named = set(re.findall(r"`(test_[\w*]+\.py)`", text))          # test_verify_*.py too
+    rows = {m for line in text.splitlines() if line.startswith("| `")
+            for m in re.findall(r"`([\w.]+/?)`", line.split("|")[1])}
+    return listed, named, rows
+
+
+def test_the_map_of_the_tests_lists_every_file_and_names_only_real_ones():
+    """tests/README.md has a line for each file of tests/ (and for nothing else), every test file
+    it names exists, and its table has a row for every module and package of rigl_np/."""
+    listed, named, rows = _test_map()
+    files = sorted(p.name for p in TESTS.glob("*.py"))
+    assert sorted(set(listed)) == sorted(listed), "a file is listed twice in tests/README.md"
+    assert not set(files) - set(listed), ("files of tests/ missing from the list in "
+                                          f"tests/README.md: {sorted(set(files) - set(listed))}")
+    gone = {name for name in set(listed) | named if not list(TESTS.glob(name))}
+    assert not gone, f"tests/README.md names test files that do not exist: {sorted(gone)}"
+    modules = {p.name + ("/" if p.is_dir() else "") for p in PACKAGE.iterdir()
+               if p.suffix == ".py" and p.name != "__init__.py"
+               or p.is_dir() and (p / "__init__.py").exists()}
+    assert not modules - rows, ("modules of rigl_np/ with no row in tests/README.md: "
+                                f"{sorted(modules - rows)}")
+

@@ -163,8 +163,9 @@ def test_the_graph_sees_what_python_runs(tmp_path):
              "a.py": "def f():\n    from pkg.sub.x import y\n",
              "sub/__init__.py": "from .x import y\nfrom pkg.sub import z\n",
              "sub/x.py": "from pkg import a\n", "sub/z.py": "",
-             "auto/__init__.py": ("import importlib, pkgutil\nfor m in pkgutil.iter_modules("
-                                  "__path__):\n    importlib.import_module(f'{__name__}.{m.name}')\n"),
+             "auto/__init__.py": ("import importlib, pkgutil\n"
+                                  "for m in pkgutil.iter_modules(__path__):\n"
+                                  "    importlib.import_module(f'{__name__}.{m.name}')\n"),
              "auto/one.py": "import pkg.a\n"}
     for file, text in files.items():
         (tmp_path / "pkg" / file).parent.mkdir(parents=True, exist_ok=True)

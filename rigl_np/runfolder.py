@@ -15,9 +15,10 @@ Layout of ``runs/NAME/``:
 Every file is written with ``rigl_np.atomic`` (a temporary file in the same folder, renamed over
 the old one), so a crash leaves the previous version, never a torn file.
 
-One process at a time: ``claim`` locks the folder for the run (``atomic.lock_folder``), removes
-temporary files a killed run left, and refuses a folder that already holds a run unless it is
-being resumed or explicitly overwritten. Readers (``read_config``, ``read_metrics``,
+One process at a time: ``claim`` locks the folder for the run (``atomic.lock_folder``), refuses a
+folder that already holds a run unless it is being resumed or explicitly overwritten, then
+removes temporary files a killed run left; an overwritten run is set aside until the new one has
+written its first checkpoint (``rigl_np.setaside``). Readers (``read_config``, ``read_metrics``,
 ``load_snapshots``) check what they read and raise ``RunFolderError`` naming the damaged file.
 """
 from __future__ import annotations
@@ -35,9 +36,16 @@ import numpy as np
 
 from rigl_np import config
 from rigl_np.atomic import atomic_write_bytes, lock_folder, remove_stale
-from rigl_np.errors import UsageError
+from rigl_np.errors import UsageError, warn
+from rigl_np.setaside import SetAside, recover
 
 RUN_FILES = ("config.json", "checkpoint.npz", "metrics.json", "history.csv", "masks.npz")
+# The figures ``rigl_np.viz.plot_runs`` draws into a run folder (its own, and the comparison
+# figures when it is the first folder of several); tests/test_faults_overwrite.py checks the list.
+FIGURES = ("training_curves.png", "layer_densities.png", "update_counts.png",
+           "turnover_itop.png", "active_neurons.png", "drop_schedule.png", "masks.png",
+           "fan_histograms.png", "in_degree.png", "in_degree.gif", "compare_training_curves.png",
+           "accuracy_vs_sparsity.png", "accuracy_vs_flops.png", "flops_vs_time.png")
 
 
 class RunFolderError(UsageError):
@@ -53,14 +61,18 @@ def _settings(saved) -> dict:
 
 @contextmanager
 def claim(out, resume: bool = False, overwrite: bool = False, settings: dict | None = None):
-    """Hold run folder ``out`` (created if missing) for one run, for the ``with`` body.
+    """Hold run folder ``out`` (created if missing) for one run, for the ``with`` body; yields
+    a function to call once the run has written its first checkpoint.
 
-    1. lock it, so a second process writing the same folder stops at once;
-    2. remove the temporary files of a killed writer;
-    3. unless resuming: refuse a folder that already holds a run, or with ``overwrite`` delete
-       that run's files (``RUN_FILES``; figures are rewritten by the new run). A run that
-       stopped before its first checkpoint left only its config.json: the same run
-       (``settings``, the new config.json's content) may start there again.
+    1. lock it, so a second process writing the same folder stops at once, and give back a run
+       that a killed ``--overwrite`` had set aside (``setaside.recover``);
+    2. unless resuming: refuse a folder that already holds a run. A run that stopped before its
+       first checkpoint left only its config.json: the same run (``settings``, the new
+       config.json's content) may start there again;
+    3. only then remove the temporary files of a killed writer;
+    4. with ``overwrite``, set the old run's files and figures aside (``setaside.SetAside``):
+       they are deleted when the new run calls the function yielded (its first checkpoint is
+       written), and put back if the body fails before that.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -68,7 +80,9 @@ def claim(out, resume: bool = False, overwrite: bool = False, settings: dict | N
     if (out / "results.csv").exists() or (out / "runs").is_dir():
         raise RunFolderError(f"{out} is a compare folder, not a run folder; choose another --out")
     with lock_folder(out, "run folder"):
-        remove_stale(out)
+        if recover(out, RUN_FILES + FIGURES):
+            warn(f"{out}: a replacement by --overwrite was cut short before its first "
+                 "checkpoint; the run it was replacing is back")
         present = [name for name in RUN_FILES if (out / name).exists()]
         if present == ["config.json"] and settings is not None and not resume:
             try:
@@ -76,19 +90,25 @@ def claim(out, resume: bool = False, overwrite: bool = False, settings: dict | N
                     present = []                # the same run, started again from nothing
             except RunFolderError:
                 pass                            # damaged: refused below like any other
-        if present and not resume:
-            if not overwrite:
-                keep = ("choose another --out" if "metrics.json" in present else
-                        f"continue it with python -m rigl_np train --resume {out}"
-                        if "checkpoint.npz" in present else "choose another --out")
-                what = ("a finished run" if "metrics.json" in present else
-                        "a stopped run" if "checkpoint.npz" in present else
-                        "a run with other settings, stopped before its first checkpoint")
-                raise RunFolderError(f"{out} already holds {what} ({', '.join(present)}); "
-                                     f"{keep}, or replace it with --overwrite")
-            for name in present:
-                (out / name).unlink()
-        yield out
+        if present and not resume and not overwrite:
+            keep = ("choose another --out" if "metrics.json" in present else
+                    f"continue it with python -m rigl_np train --resume {out}"
+                    if "checkpoint.npz" in present else "choose another --out")
+            what = ("a finished run" if "metrics.json" in present else
+                    "a stopped run" if "checkpoint.npz" in present else
+                    "a run with other settings, stopped before its first checkpoint")
+            raise RunFolderError(f"{out} already holds {what} ({', '.join(present)}); "
+                                 f"{keep}, or replace it with --overwrite")
+        remove_stale(out)                       # accepted: now the leftovers may go
+        aside = SetAside(out, RUN_FILES + FIGURES) if present and not resume else None
+        try:
+            yield aside.discard if aside else (lambda: None)
+        except BaseException:
+            if aside:
+                aside.restore(RUN_FILES + FIGURES)
+            raise
+        if aside:
+            aside.discard()
 
 
 def write_json(path, obj) -> None:

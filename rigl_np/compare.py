@@ -210,6 +210,7 @@ def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, 
             cfgs["run"].resume = str(run_dir) if resumable else None
             if not (run_dir / "metrics.json").exists():
                 todo.append(cfgs)
+        remove_stale(out)                   # the grid is accepted: a killed writer's leftovers go
         log(f"{len(cells)} runs in the grid, {len(cells) - len(todo)} done before, "
             f"{len(todo)} to run")
         # 2. run the rest, one by one, in worker processes or on a cluster; SIGTERM = Ctrl-C

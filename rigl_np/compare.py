@@ -197,7 +197,6 @@ def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, 
         raise errors.UsageError(f"{out} holds a run, not a compare grid; choose another --out")
     cells = grid(base, models, methods, sparsities, seeds)
     with lock_folder(out, "compare folder"):
-        remove_stale(out)
         # 1. which cells are done (a stopped grid resumes: finished cells are read, stopped
         #    ones resumed)
         todo = []

@@ -122,10 +122,14 @@ def test_the_cycle_finder_finds_a_cycle():
     assert _cycle({"a": {"b"}, "b": set()}) is None
 
 
+def _top(module: str) -> str:
+    """``"rigl_np.viz.runs"`` -> ``"viz"``: the top-level module or package (or ``"rigl_np"``)."""
+    return module.split(".")[1] if "." in module else module
+
+
 def _layer(module: str) -> int:
     """The index in ``LAYERS`` of ``module``'s top-level module or package; -1 if in none."""
-    top = module.split(".")[1] if "." in module else module
-    return next((i for i, layer in enumerate(LAYERS) if top in layer), -1)
+    return next((i for i, layer in enumerate(LAYERS) if _top(module) in layer), -1)
 
 
 def _upward_imports(graph: dict) -> list:
@@ -135,7 +139,7 @@ def _upward_imports(graph: dict) -> list:
 
 
 def test_imports_go_down_the_layers():
-    """A module imports only from its own layer of ``LAYERS`` or one below: the maths never
+    """A module imports only from its own layer of ``LAYERS`` or a lower one: the maths never
     imports a run's parts, the figure library (viz/) never imports compare, experiment or the
     command line, and only the command line imports everything. A new top-level module must be
     given a layer."""
@@ -144,7 +148,7 @@ def test_imports_go_down_the_layers():
     assert not unplaced, f"modules in no layer of LAYERS (place them): {unplaced}"
     named = set().union(*LAYERS)
     assert sum(map(len, LAYERS)) == len(named), "a module is in two layers"
-    gone = named - {m.split(".")[1] if "." in m else m for m in graph}
+    gone = named - set(map(_top, graph))
     assert not gone, f"LAYERS names modules that are not in rigl_np/: {sorted(gone)}"
     upward = _upward_imports(graph)
     assert not upward, "imports of a higher layer (move what is shared down): " + ", ".join(upward)

@@ -101,12 +101,9 @@ def add_verify_commands(sub) -> None:
 
 def _check_run_folder(run_dir: Path) -> None:
     """A finished run folder that the figures can be drawn from, or ``RunFolderError``."""
-    from rigl_np.runfolder import load_snapshots, read_config, read_metrics
+    from rigl_np.runfolder import read_finished
 
-    read_config(run_dir)
-    read_metrics(run_dir)
-    if (run_dir / "masks.npz").exists():
-        load_snapshots(run_dir / "masks.npz")
+    read_finished(run_dir)
 
 
 def _check_plot_input(folder: Path) -> None:

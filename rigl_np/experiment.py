@@ -35,7 +35,7 @@ import sys
 from pathlib import Path
 
 from rigl_np import backend, errors
-from rigl_np.checkpoint import load_checkpoint, save_checkpoint, state_arrays
+from rigl_np.checkpoint import config_record, load_checkpoint, save_checkpoint, state_arrays
 from rigl_np.config import check_together, run_name, to_dict
 from rigl_np.data import channel_stats, check_data_dir, load_dataset, normalize, num_batches
 from rigl_np.flops import flops_report
@@ -197,7 +197,8 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
         checkpoint, state, last_saved = out / "checkpoint.npz", None, None
         if resume:
             state = load_checkpoint(checkpoint, model, optimizer, method, identity(cfgs),
-                                    (optim.epochs, per_epoch))
+                                    (optim.epochs, per_epoch, optim.batch_size),
+                                    config_record(saved, changes))
             last_saved = state.step
             if state.epoch == optim.epochs and optim.lr != saved_lr:
                 raise errors.UsageError(f"{out} has finished training; --lr can only change "
@@ -220,7 +221,8 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
             bad = non_finite(state_arrays(model, optimizer, method))
             if bad:
                 raise NonFiniteLoss(f"{', '.join(bad[:3])} became inf or NaN by batch {st.step}")
-            save_checkpoint(checkpoint, model, optimizer, method, st, identity(cfgs))
+            save_checkpoint(checkpoint, model, optimizer, method, st, identity(cfgs),
+                            config_record(to_dict(cfgs), changes))
             last_saved = st.step
             replaced()                          # a run replaced by --overwrite goes now
 

@@ -27,8 +27,6 @@ import csv
 import io
 import json
 import math
-import zipfile
-import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,8 +35,11 @@ import numpy as np
 from rigl_np import config
 from rigl_np.atomic import atomic_write_bytes, lock_folder, remove_stale
 from rigl_np.errors import UsageError, warn
+from rigl_np.reading import damaged as damaged_file, describe, open_regular
+from rigl_np.runcheck import changes_problem, finished_problems, metrics_problems
 from rigl_np.setaside import SetAside, recover
 
+MAX_JSON_BYTES = 64 << 20               # a run's config.json and metrics.json are far smaller
 RUN_FILES = ("config.json", "checkpoint.npz", "metrics.json", "history.csv", "masks.npz")
 # The figures ``rigl_np.viz.plot_runs`` draws into a run folder (its own, and the comparison
 # figures when it is the first folder of several); tests/test_faults_overwrite.py checks the list.
@@ -117,48 +118,36 @@ def write_json(path, obj) -> None:
 
 
 def read_json(path):
-    """The JSON in ``path``; ``RunFolderError`` naming the file if it is missing or not JSON."""
+    """The JSON in ``path``; ``RunFolderError`` naming the file if it is missing, not a regular
+    file, larger than any run file (``MAX_JSON_BYTES``) or not JSON."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        with open_regular(path, "a run folder's files are plain files", RunFolderError) as f:
+            data = f.read(MAX_JSON_BYTES + 1)
     except FileNotFoundError:
         raise RunFolderError(f"{path} is missing") from None
-    except (ValueError, UnicodeDecodeError) as e:   # JSONDecodeError is a ValueError
-        raise RunFolderError(f"{path} is not valid JSON ({e}); it is truncated or was "
-                             "edited") from None
+    if len(data) > MAX_JSON_BYTES:
+        raise RunFolderError(f"{path} is larger than {MAX_JSON_BYTES >> 20} MiB, more than any "
+                             "run file; it is not the one rigl_np wrote")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as e:   # JSONDecodeError and UnicodeDecodeError
+        raise RunFolderError(f"{path} is not valid JSON ({describe(e)}); it is truncated or "
+                             "was edited") from None
 
 
 def read_config(run_dir) -> tuple:
     """(the run's configuration dataclasses, its list of changes) from ``run_dir/config.json``,
-    every key and value checked (``config.from_dict``)."""
+    every key and value checked (``config.from_dict``), and the changes
+    (``runcheck.changes_problem``)."""
     path = Path(run_dir) / "config.json"
     saved = read_json(path)
     changes = saved.pop("changes", []) if isinstance(saved, dict) else []
-    if not isinstance(changes, list) or not all(
-            isinstance(c, dict) and set(c) == {"step", "option", "from", "to"} for c in changes):
-        raise RunFolderError(f"{path}: 'changes' must be a list of {{step, option, from, to}}")
-    return config.from_dict(saved, str(path)), changes
-
-
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-# What a finished run's metrics.json must hold for tables and figures: key -> check.
-METRICS = {
-    "test_accuracy": _number, "global_density": _number, "train_seconds": _number,
-    "total_steps": lambda v: isinstance(v, int), "num_classes": lambda v: isinstance(v, int),
-    "input_shape": lambda v: isinstance(v, list) and all(isinstance(d, int) for d in v),
-    "layer_density": lambda v: isinstance(v, dict) and all(map(_number, v.values())),
-    "flops": lambda v: isinstance(v, dict) and all(
-        _number(v.get(k)) for k in ("train_multiplier", "inference_multiplier")),
-    "history": lambda v: isinstance(v, list) and all(isinstance(r, dict) and all(
-        _number(r.get(k)) for k in ("epoch", "train_loss", "test_loss", "train_accuracy",
-                                    "test_accuracy")) for r in v),
-    "mask_updates": lambda v: isinstance(v, list) and all(
-        isinstance(r, dict) and _number(r.get("step")) and isinstance(r.get("layers"), dict)
-        for r in v),
-}
+    cfgs = config.from_dict(saved, str(path))
+    problem = changes_problem(changes, cfgs["optim"].lr)
+    if problem:
+        raise RunFolderError(f"{path}: 'changes' {problem}; only --resume DIR --lr X writes "
+                             "them: put back the file as rigl_np wrote it")
+    return cfgs, changes
 
 
 def read_metrics(run_dir) -> dict:
@@ -167,12 +156,27 @@ def read_metrics(run_dir) -> dict:
     metrics = read_json(path)
     if not isinstance(metrics, dict):
         raise RunFolderError(f"{path}: expected a JSON object, found {type(metrics).__name__}")
-    bad = [key for key, ok in METRICS.items() if key not in metrics or not ok(metrics[key])]
+    bad = metrics_problems(metrics)
     if bad:
         raise RunFolderError(f"{path} lacks or has damaged {', '.join(bad)}; it was edited or "
                              f"written by another rigl_np: python -m rigl_np train --resume "
                              f"{Path(run_dir)} writes it again from the checkpoint")
     return metrics
+
+
+def read_finished(run_dir) -> tuple:
+    """(config.json, metrics.json, mask snapshots) of a finished run, each file checked and
+    the three checked to agree (``runcheck.finished_problems``): what figures are drawn from."""
+    run_dir = Path(run_dir)
+    cfgs, _ = read_config(run_dir)
+    metrics = read_metrics(run_dir)
+    masks = run_dir / "masks.npz"
+    snapshots = load_snapshots(masks) if masks.exists() else {}
+    problems = finished_problems(config.to_dict(cfgs), metrics, snapshots)
+    if problems:
+        raise RunFolderError(f"{run_dir}: {'; '.join(problems[:2])}: its files were edited or "
+                             "do not belong together; train the run again into a new folder")
+    return cfgs, metrics, snapshots
 
 
 def write_history_csv(path, epochs: list) -> None:
@@ -202,15 +206,16 @@ def save_snapshots(path, snapshots: dict, shapes: dict) -> None:
 def load_snapshots(path) -> dict:
     """``{step: {name: bool array}}`` from ``save_snapshots``' file, steps in increasing order;
     ``RunFolderError`` naming the file if it is damaged."""
-    def damaged(what):
-        return RunFolderError(f"{path} is damaged ({what}); python -m rigl_np train --resume "
-                              f"{Path(path).parent} writes it again from the checkpoint")
+    advice = (f"python -m rigl_np train --resume {Path(path).parent} writes it again from the "
+              "checkpoint")
 
-    try:
-        with np.load(path, allow_pickle=False) as f:
+    def damaged(what):
+        return RunFolderError(f"{path} is damaged ({what}); {advice}")
+
+    with open_regular(path, advice, RunFolderError) as file, \
+            damaged_file(path, advice, RunFolderError):
+        with np.load(file, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as e:
-        raise damaged(f"{type(e).__name__}: {e}") from None
     shapes = {}
     for key, value in arrays.items():
         if key.endswith("@shape"):

@@ -162,7 +162,7 @@ DAMAGE = {
     "checkpoint: inf weights": (edit_checkpoint(lambda a: a["param/fc2.weight"].__setitem__(
         (0, 0), np.inf)), "param/fc2.weight hold inf or NaN"),
     "checkpoint: a position off the run": (edit_checkpoint(edit_meta(lambda m: m["state"].update(
-        step=m["state"]["step"] + 1))), "does not fit a run of 2 epochs of 10 batches"),
+        step=m["state"]["step"] + 1))), "training-state step is 21, not an integer in [0, 20]"),
     "checkpoint: a broken RNG state": (edit_checkpoint(edit_meta(lambda m: m["method"].update(
         rng={"bit_generator": "nonsense"}))), "checkpoint.npz is damaged"),
     "checkpoint renamed": (lambda run: (run / "checkpoint.npz").rename(run / "ck.npz"),

@@ -21,16 +21,16 @@ MAX_TEST_LINES = 400
 
 # The layers of rigl_np, lowest first: each top-level module or package of rigl_np/ in one.
 LAYERS = (
-    # 1. the ground: the exceptions and exit codes, the one atomic write, NumPy/CuPy, timing,
-    #    child processes that die with their parent
-    {"rigl_np", "errors", "atomic", "backend", "timing", "children"},
+    # 1. the ground: the exceptions and exit codes, the one atomic write and the one careful
+    #    read, NumPy/CuPy, timing, child processes that die with their parent
+    {"rigl_np", "errors", "atomic", "reading", "backend", "timing", "children"},
     # 2. the maths and the data: layers, models, optimizers, masks, RigL's phases, FLOPs
     {"functional", "nn", "models", "optim", "sparsity", "rigl", "srigl", "flops", "data"},
     # 3. the training methods, assembled from the maths
     {"methods"},
     # 4. one run's parts: its settings, the loop, checkpoints, the run folder (and an old one set
     #    aside by --overwrite), the results table
-    {"config", "train", "checkpoint", "runfolder", "setaside", "results"},
+    {"config", "train", "checkpoint", "runfolder", "runcheck", "setaside", "results"},
     # 5. libraries that read what the layers below make: figures, verification, exercises
     {"viz", "verify", "exercises"},
     # 6. orchestration: one run end to end, a grid of runs (locally, or on a Dask cluster)

@@ -130,16 +130,18 @@ def call(fn, case: Case):
     return answer
 
 
-def grade(fn, cases: list, mistake_in, same_as_library=None) -> str:
-    """Run ``fn`` on every case; the pass message, or a ``Mistake`` at the first wrong answer.
+def grade(fn, cases, mistake_in, same_as_library=None) -> str:
+    """Run ``fn`` on every case of the iterable ``cases``; the pass message, or a ``Mistake``
+    at the first wrong answer.
 
     ``mistake_in(case, answer)``: None for a correct answer, else what is wrong (a ``Named``
     message for a mistake of the catalogue; it may raise a ``Mistake`` itself when the answer
     cannot be read). ``same_as_library(case, answer)``: for selections, whether the answer is
     also rigl_np's own choice among equal scores.
     """
-    same = True
+    same, labels = True, []
     for case in cases:
+        labels.append(case.label)
         answer = call(fn, case)
         message = mistake_in(case, answer)
         if message is not None:
@@ -152,4 +154,4 @@ def grade(fn, cases: list, mistake_in, same_as_library=None) -> str:
         note = (" Among exactly equal scores you chose as rigl_np does (lower flat index first)."
                 if same else " Among exactly equal scores you chose differently from rigl_np "
                 "(which takes the lower flat index first): that is correct too.")
-    return f"all {len(cases)} cases right ({'; '.join(c.label for c in cases)}).{note}"
+    return f"all {len(labels)} cases right ({'; '.join(labels)}).{note}"

@@ -115,8 +115,6 @@ def _drop_mistake(case, answer):
     count = problem.count
     if k == 0 and problem.kind == "count":
         return named(DROP, "k_zero", count=count, keep=keep)
-    if unbroken_ties(kept, score, mask, keep):
-        return named(DROP, "ties_kept", count=count, keep=keep)
     if (kept & ~mask).any() and (kept | mask).all() and \
             selection_problem(score, mask, keep, kept & mask) is None:
         return named(DROP, "inactive_in_kept", at=tuple(int(i) for i in
@@ -127,6 +125,8 @@ def _drop_mistake(case, answer):
         return named(DROP, "active_zeros")
     if _dropped_everywhere(score, mask, k, kept):
         return named(DROP, "dropped_inactive")
+    if unbroken_ties(kept, score, mask, keep):
+        return named(DROP, "ties_kept", count=count, keep=keep)
     everywhere = xp.ones(mask.shape, dtype=bool)
     off = named(DROP, "off_by_one", count=count, keep=keep)
     found = first_match(kept, [
@@ -171,13 +171,13 @@ def _grow_mistake(case, answer):
     if kept.any() and (grown & kept).sum() == kept.sum() and \
             selection_problem(score, free, k, grown & free) is None:
         return named(GROW, "returned_union")
-    if xp.array_equal(grown, free):
-        return named(GROW, "returned_free")
     nonzero = free & (score > 0)
     if int(nonzero.sum()) < k and count < k and not (grown & ~nonzero).any():
         return named(GROW, "zero_gradients", count=count, k=k)
     if unbroken_ties(grown, score, free, k):
         return named(GROW, "ties_grown", count=count, k=k)
+    if xp.array_equal(grown, free):
+        return named(GROW, "returned_free")
     everywhere = xp.ones(kept.shape, dtype=bool)
     off = named(GROW, "off_by_one", count=count, k=k)
     found = first_match(grown, [

@@ -78,6 +78,9 @@ def mask_mistake(weight, mask, grad, drop_fraction: float, new_mask):
         return None
     if k == 0:
         return named(CATALOGUE, "k_zero")
+    for key, matches in _alternatives(new_mask, w, g, mask, k):
+        if matches:
+            return named(CATALOGUE, key)
     everywhere = xp.ones(mask.shape, dtype=bool)
     up = math.ceil(drop_fraction * n)
     by_size = min(math.floor(drop_fraction * mask.size), n)      # at most every connection
@@ -92,9 +95,6 @@ def mask_mistake(weight, mask, grad, drop_fraction: float, new_mask):
             ("no_growth", (w, mask, n - k, g, 0)), ("no_drop", (w, mask, n, g, k))]:
         if update_problem(new_mask, *args) is None:
             return named(CATALOGUE, key, k=k, fn=drop_fraction * n, up=up, by_size=by_size)
-    for key, matches in _alternatives(new_mask, w, g, mask, k):
-        if matches:
-            return named(CATALOGUE, key)
     if problem.kind == "count":
         return (f"your new mask has {problem.count} active connections; an update keeps "
                 f"nnz = {n} (it drops k = floor(f * nnz) = {k} and grows k)")
@@ -122,8 +122,9 @@ def grade_rigl_update(fn, rng) -> str:
 
 
 def _kinds(weight, mask, new_mask, k: int):
-    """(kind, where) for the student's own new mask: new, kept or possibly dropped and grown
-    back (in both masks), dropped, inactive before and after."""
+    """(kind, where) for the student's own new mask: new, kept, possibly dropped and grown
+    back (in both masks, but |W| low enough to be dropped), dropped, inactive before and
+    after."""
     xp = backend.array_module(weight, mask, new_mask)
     n = int(mask.sum())
     w = xp.abs(weight)
@@ -132,7 +133,7 @@ def _kinds(weight, mask, new_mask, k: int):
     threshold = w[keep_after_drop(w, mask, n - k)].min() if k < n else xp.inf
     droppable = (w <= threshold) if k else xp.zeros(mask.shape, dtype=bool)
     both = mask & new_mask
-    return [("new", new_mask & ~mask), ("regrown", both & droppable), ("kept", both & ~droppable),
+    return [("new", new_mask & ~mask), ("kept", both & ~droppable), ("regrown", both & droppable),
             ("dropped", mask & ~new_mask), ("inactive", ~mask & ~new_mask)]
 
 
@@ -158,12 +159,13 @@ def _full_update_mistake(case, answer):
            "momentum": (as_floats(new_momentum, mask.shape, case,
                                   "new_momentum (the third item)"), momentum,
                         xp.where(both, momentum, 0))}
+    wrong = {what: ~xp.isclose(answer_, expected, rtol=1e-6, atol=1e-7)
+             for what, (answer_, _, expected) in got.items()}
     for kind, where in _kinds(weight, mask, new_mask, math.floor(f * int(mask.sum()))):
-        for what, (answer_, old, expected) in got.items():
-            if xp.allclose(answer_[where], expected[where], rtol=1e-6, atol=1e-7):
+        for what, (answer_, old, _) in got.items():
+            if not (wrong[what] & where).any():
                 continue
-            at = tuple(int(i) for i in xp.argwhere(where & ~xp.isclose(
-                answer_, expected, rtol=1e-6, atol=1e-7))[0])
+            at = tuple(int(i) for i in xp.argwhere(where & wrong[what])[0])
             kept_old = bool(xp.allclose(answer_[where], old[where]))
             message = _parameter_mistake(kind, what, kept_old)
             return reworded(f"{message} (at {at})", message)

@@ -108,10 +108,12 @@ def _check_run_folder(run_dir: Path) -> None:
 
 def _check_plot_input(folder: Path) -> None:
     """A run folder, or a compare folder (its results.csv and every run in it)."""
+    from rigl_np.reading import open_regular
     from rigl_np.runfolder import RunFolderError
     from rigl_np.viz.runs import read_results
 
-    if (folder / "results.csv").is_file():
+    if (folder / "results.csv").exists():
+        open_regular(folder / "results.csv", "a compare folder's files are plain files").close()
         try:
             read_results(folder / "results.csv")
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
@@ -229,7 +231,7 @@ def _resumed_configs(args) -> dict:
                          f"{', '.join(config.flag(n) for n in refused)} cannot be given with it "
                          "(only --lr can); start a new run for other settings")
     run_dir = Path(args.resume)
-    if not (run_dir / "config.json").is_file():
+    if not (run_dir / "config.json").exists():
         raise UsageError(f"--resume {run_dir}: no run there (no config.json); give the folder "
                          "of a run that was started before")
     cfgs, _ = read_config(run_dir)

@@ -141,7 +141,7 @@ def _resumed(out: Path, cfgs: dict):
     """(config.json's dict with any new lr, its changes, the lr it had): refuses every
     difference between ``cfgs`` and the saved run other than the learning rate."""
     saved, changes = read_config(out)
-    if not (out / "checkpoint.npz").is_file():
+    if not (out / "checkpoint.npz").exists():
         raise RunFolderError(f"{out} has no checkpoint.npz to resume from (was it moved or "
                              f"deleted?); put it back, or start the run again with --out {out} "
                              "--overwrite")

@@ -222,7 +222,7 @@ def cmd_compare(args, parser) -> int:
 def _resumed_configs(args) -> dict:
     """The configuration a stopped run was started with (its config.json, checked), with the
     new ``--lr`` if one was given; every other option given with --resume is refused."""
-    from rigl_np.runfolder import read_config
+    from rigl_np.runfolder import give_back, read_config
 
     refused = sorted(config.typed(args) - {"resume", "lr"}) + (["overwrite"] if args.overwrite
                                                                else [])
@@ -231,6 +231,8 @@ def _resumed_configs(args) -> dict:
                          f"{', '.join(config.flag(n) for n in refused)} cannot be given with it "
                          "(only --lr can); start a new run for other settings")
     run_dir = Path(args.resume)
+    if run_dir.is_dir():
+        give_back(run_dir)                  # a run a killed --overwrite had set aside
     if not (run_dir / "config.json").exists():
         raise UsageError(f"--resume {run_dir}: no run there (no config.json); give the folder "
                          "of a run that was started before")

@@ -37,7 +37,7 @@ from rigl_np.atomic import atomic_write_bytes, lock_folder, remove_stale
 from rigl_np.errors import UsageError, warn
 from rigl_np.reading import damaged as damaged_file, describe, open_regular
 from rigl_np.runcheck import changes_problem, finished_problems, metrics_problems
-from rigl_np.setaside import SetAside, recover
+from rigl_np.setaside import ASIDE, SetAside, recover
 
 MAX_JSON_BYTES = 64 << 20               # a run's config.json and metrics.json are far smaller
 RUN_FILES = ("config.json", "checkpoint.npz", "metrics.json", "history.csv", "masks.npz")
@@ -81,9 +81,7 @@ def claim(out, resume: bool = False, overwrite: bool = False, settings: dict | N
     if (out / "results.csv").exists() or (out / "runs").is_dir():
         raise RunFolderError(f"{out} is a compare folder, not a run folder; choose another --out")
     with lock_folder(out, "run folder"):
-        if recover(out, RUN_FILES + FIGURES):
-            warn(f"{out}: a replacement by --overwrite was cut short before its first "
-                 "checkpoint; the run it was replacing is back")
+        _give_back(out)
         present = [name for name in RUN_FILES if (out / name).exists()]
         if present == ["config.json"] and settings is not None and not resume:
             try:
@@ -110,6 +108,20 @@ def claim(out, resume: bool = False, overwrite: bool = False, settings: dict | N
             raise
         if aside:
             aside.discard()
+
+
+def _give_back(out: Path) -> None:
+    if recover(out, RUN_FILES + FIGURES):
+        warn(f"{out}: a replacement by --overwrite was cut short before its first checkpoint; "
+             "the run it was replacing is back")
+
+
+def give_back(out) -> None:
+    """Before reading a run folder to resume it: restore the run a killed ``--overwrite`` set
+    aside there (``setaside.recover``), under the folder's lock."""
+    if (Path(out) / ASIDE).is_dir():
+        with lock_folder(out, "run folder"):
+            _give_back(Path(out))
 
 
 def write_json(path, obj) -> None:

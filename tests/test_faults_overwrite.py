@@ -146,8 +146,10 @@ main(sys.argv[2:])
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="SIGKILL")
-def test_a_kill_during_a_replacement_leaves_the_old_run_to_come_back(tmp_path, capsys, finished):
-    run = copy_run(finished, tmp_path / "run")
+@pytest.mark.parametrize("then", ["train --out", "train --resume"])
+def test_a_kill_during_a_replacement_leaves_the_old_run_to_come_back(tmp_path, capsys, finished,
+                                                                    then):
+    run = copy_run(finished, tmp_path / "run", stopped=then == "train --resume")
     before = snapshot(run)
     flag = tmp_path / "flag"
     proc = subprocess.Popen([sys.executable, "-c", KILLED, str(flag), "train", *map(str, FAST),
@@ -160,11 +162,17 @@ def test_a_kill_during_a_replacement_leaves_the_old_run_to_come_back(tmp_path, c
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     assert (run / ".rigl_np-replaced").is_dir()            # what the kill left
-    code, _, err = outcome(["train", *RUN, "--out", run], capsys)
-    assert_clean(code, err, 2, "already holds a finished run")
+    if then == "train --out":
+        code, _, err = outcome(["train", *RUN, "--out", run], capsys)
+        assert_clean(code, err, 2, "already holds a finished run")
+        assert_unchanged(before, run)
+        assert sorted(os.listdir(run)) == sorted(before)
+    else:
+        code, _, err = outcome(["train", "--resume", run], capsys)
+        assert code == 0, err
+        assert json.loads((run / "config.json").read_text())["optim"]["seed"] == 0
+        assert (run / "metrics.json").is_file()
     assert "the run it was replacing is back" in err
-    assert_unchanged(before, run)
-    assert sorted(os.listdir(run)) == sorted(before)
 
 
 # --- leftovers: only ours, only once the command is accepted ------------------------------------

@@ -3,10 +3,14 @@
 Built from the pieces of ``cases.py``, drawn afresh at every check. The hard cases of a full
 RigL update (RigL paper, Section 3 and Algorithm 1): a just-dropped connection with the largest
 |G| (it must come back), ties at the k-th |W| and |G|, zero gradients, active weights exactly 0,
-k = 0, a layer at density 1, conv-shaped weights; drop fractions whose f * nnz lies between two
-integers well away from both, so that rounding k up or to the nearest is caught. SRigL's
-regrowth (Lasby et al. 2024): rows that need 0, some or all of the fan-in, ablated rows, one row
-whose gradients beat every other row's (caught when growth crosses rows).
+k = 0, drop fractions 0 and 1, a layer at density 1, conv-shaped weights; drop fractions whose
+f * nnz lies between two integers well away from both, so that rounding k up or to the nearest
+is caught. full_update takes the same cases with a momentum buffer. SRigL's regrowth (Lasby et
+al. 2024): rows that need 0, some or all of the fan-in, ablated rows, one row whose gradients
+beat every other row's (caught when growth crosses rows), a row that keeps its first and last
+inputs and must grow zero-gradient ones (caught when kept inputs are ranked at score 0), rows
+wider than the layer is tall (caught when columns are taken as neurons), and fan_in = the whole
+row with no neuron ablated.
 """
 from __future__ import annotations
 

@@ -1,22 +1,29 @@
 """Atomic files: the one way rigl_np writes a file, so a crash never leaves a torn one.
 
-Host-side module. A file is written beside its destination under a hidden temporary name
-(``.<name>.<random><suffix>``: ``.tmp`` for our own files, ``.part`` for downloads), flushed to
-disk, optionally verified, then renamed onto the destination with ``os.replace``, which is atomic
-on one POSIX file system. A crash or kill leaves the previous file (or none); any error (Ctrl-C
+Host-side module. A file is written beside its destination under a hidden temporary name that
+says whose it is (``.<name>.rigl_np-<8 random>.<suffix>``: ``.tmp`` for our own files, ``.part``
+for downloads), flushed to disk, optionally verified, then renamed onto the destination with
+``os.replace``, which is atomic on one POSIX file system. A crash or kill leaves the previous file (or none); any error (Ctrl-C
 included) removes the temporary file and leaves the destination untouched. The file gets the
 permissions a plain ``open`` would give it (0666 less the umask), not ``mkstemp``'s 0600.
 
-Only a kill can leave a temporary file behind. ``remove_stale(folder)`` deletes ours (the names
-above) from a folder, and must only be called under ``lock_folder(folder)``: an exclusive lock
-(``fcntl.flock`` on the folder itself, so no lock file is left behind) held by the one process
-that may write there, so no temporary file another process is still writing can be removed.
+Only a kill can leave a temporary file behind. ``remove_stale(folder)`` deletes ours from a
+folder: names of exactly the form above, which no user names a file by chance (a user's
+``.notes.20240101.tmp`` stays). Call it only under ``lock_folder(folder)`` (an exclusive
+``fcntl.flock`` on the folder itself, so no lock file is left behind) and only once the command
+has been accepted: a refused command removes nothing.
+
+``atomic_folder(path)`` does the same for a folder of files (``vectors``): they are written into
+a hidden temporary folder beside ``path`` that is renamed onto it whole, so a full disk or a kill
+leaves the previous folder (or none), never a part of the files. The temporary folder is locked
+while it is written; ``remove_stale`` deletes such folders a killed writer left beside ``path``.
 """
 from __future__ import annotations
 
 import fcntl
 import os
 import re
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +31,9 @@ from pathlib import Path
 from rigl_np.errors import UsageError
 
 SUFFIXES = (".tmp", ".part")          # what a temporary file of ours ends with
-_TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}(" + "|".join(map(re.escape, SUFFIXES)) + ")$")
+MARK = ".rigl_np-"                    # between the destination's name and the random part
+_TEMPORARY = re.compile(r"^\..+" + re.escape(MARK) + r"[a-z0-9_]{8}("
+                        + "|".join(map(re.escape, SUFFIXES)) + ")$")
 
 
 class FolderBusy(UsageError):
@@ -46,7 +55,7 @@ def atomic_file(path, suffix: str = ".tmp", verify=None):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{MARK}", suffix=suffix)
     try:
         os.fchmod(fd, 0o666 & ~_umask())
         try:
@@ -73,14 +82,53 @@ def atomic_write_bytes(path, data: bytes) -> None:
 
 
 def remove_stale(folder) -> list:
-    """Delete the temporary files a killed writer left in ``folder``; returns their paths.
+    """Delete the temporary files (and ``atomic_folder`` folders) a killed writer left in
+    ``folder``; returns their paths. A temporary folder still locked by its writer stays.
 
-    Call it only while holding ``lock_folder(folder)``."""
-    folder = Path(folder)
-    stale = [p for p in folder.iterdir() if _TEMPORARY.match(p.name) and p.is_file()]
-    for p in stale:
-        p.unlink(missing_ok=True)
+    Call it only while holding ``lock_folder(folder)``, once the command has been accepted."""
+    stale = []
+    for p in Path(folder).iterdir():
+        if not _TEMPORARY.match(p.name) or p.is_symlink():
+            continue
+        if p.is_file():
+            p.unlink(missing_ok=True)
+        elif p.is_dir():
+            try:
+                with lock_folder(p):
+                    shutil.rmtree(p)
+            except FolderBusy:
+                continue
+        else:
+            continue
+        stale.append(p)
     return stale
+
+
+@contextmanager
+def atomic_folder(path, overwrite: bool = False):
+    """Yield a new hidden folder beside ``path``; on a clean exit it becomes ``path`` whole.
+
+    ``path`` may be missing or empty; with ``overwrite`` a folder holding files is replaced
+    (moved aside under a temporary name, then deleted). Any error (Ctrl-C included) deletes the
+    new folder and leaves ``path`` as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}{MARK}", suffix=".tmp"))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
+        with lock_folder(tmp):
+            yield tmp
+            if overwrite and path.is_dir() and any(path.iterdir()):
+                old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}{MARK}",
+                                            suffix=".tmp"))
+                os.replace(path, old)          # onto the empty folder just made
+                os.replace(tmp, path)
+                shutil.rmtree(old)
+            else:
+                os.replace(tmp, path)          # an empty folder is replaced, a full one refused
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
 
 
 @contextmanager

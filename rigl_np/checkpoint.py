@@ -28,14 +28,21 @@ import dataclasses
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 
 from rigl_np import backend
 from rigl_np.atomic import atomic_write_bytes
-from rigl_np.config import upgrade
+from rigl_np.config import MAX_EPOCHS, upgrade
 from rigl_np.errors import UsageError
+from rigl_np.reading import bounded, damaged, open_regular
+from rigl_np.runcheck import epoch_records, number
 from rigl_np.train import TrainState, non_finite
+
+EPOCH_KEYS = ("epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy", "seconds",
+              "lr")                     # what every epoch record of a checkpoint holds
+MAX_COUNT = 10**12                      # a bound for counts when the run's geometry is unknown
 
 
 class CheckpointError(UsageError):
@@ -72,23 +79,27 @@ def state_arrays(model, optimizer, method) -> dict:
                     "method": method.state()[0]})
 
 
-def save_checkpoint(path, model, optimizer, method, state: TrainState, identity=None) -> None:
+def save_checkpoint(path, model, optimizer, method, state: TrainState, identity=None,
+                    config=None) -> None:
     """Atomically write the whole training state to ``path``; ``identity`` (a JSON-able dict)
-    lets ``load_checkpoint`` refuse a checkpoint of another run."""
+    lets ``load_checkpoint`` refuse a checkpoint of another run, ``config`` (``config_record``)
+    one whose config.json was edited since."""
     _, method_meta = method.state()
     arrays = {k: backend.to_numpy(v) for k, v in state_arrays(model, optimizer, method).items()}
     arrays["opt_t"] = np.asarray(getattr(optimizer, "t", 0))
-    meta = {"state": dataclasses.asdict(state), "method": method_meta, "identity": identity}
+    meta = {"state": dataclasses.asdict(state), "method": method_meta, "identity": identity,
+            "config": config}
     arrays["json"] = np.asarray(json.dumps(meta))
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def read_manifest(path) -> dict:
-    """``{key: (shape, dtype)}`` of an ``.npz`` from the arrays' headers, without reading data."""
+def read_manifest(file) -> dict:
+    """``{key: (shape, dtype)}`` of an ``.npz`` (a path or an open file) from the arrays'
+    headers, without reading data."""
     manifest = {}
-    with zipfile.ZipFile(path) as z:
+    with zipfile.ZipFile(file) as z:
         for info in z.infolist():
             if not info.filename.endswith(".npy"):
                 raise ValueError(f"member {info.filename!r} is not an array")
@@ -143,75 +154,111 @@ def check_manifest(manifest: dict, model, optimizer, method) -> list:
 
 
 def _state(meta: dict, geometry) -> TrainState:
-    """The ``TrainState`` in a checkpoint's JSON, its fields and its position checked."""
+    """The ``TrainState`` in a checkpoint's JSON, every field's type, range and count checked
+    against the run's ``geometry`` (epochs, batches per epoch, batch size)."""
     fields = {f.name: f for f in dataclasses.fields(TrainState)}
     saved = meta["state"]
     unknown = sorted(set(saved) - set(fields))
     if unknown:
         raise ValueError(f"unknown training-state field(s) {unknown}")
     state = TrainState(**saved)
-    for name in ("epoch", "batch", "step", "correct"):
+    epochs, per_epoch, batch_size = geometry or (MAX_EPOCHS, MAX_COUNT, MAX_COUNT)
+    bounded(state.epoch, 0, epochs, "training-state epoch")
+    bounded(state.batch, 0, per_epoch, "training-state batch")
+    bounded(state.step, 0, epochs * per_epoch, "training-state step")
+    bounded(state.correct, 0, state.batch * batch_size, "training-state correct (predictions "
+            "right so far this epoch)")
+    for name in ("loss_sum", "seconds") + (("lr",) if state.lr is not None else ()):
         value = getattr(state, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"training-state {name} is {value!r}")
-    if not isinstance(state.history, list) or not all(isinstance(r, dict) for r in state.history):
-        raise ValueError("training-state history is not a list of epoch records")
-    if geometry is not None:
-        epochs, per_epoch = geometry
-        if (state.epoch > epochs or state.batch > per_epoch or len(state.history) != state.epoch
-                or state.step != state.epoch * per_epoch + state.batch):
-            raise ValueError(f"its position (epoch {state.epoch}, batch {state.batch}, step "
-                             f"{state.step}, {len(state.history)} epochs recorded) does not fit a "
-                             f"run of {epochs} epochs of {per_epoch} batches")
+        if not number(value) or value < 0:
+            raise ValueError(f"training-state {name} is {value!r}, not a number of at least 0")
+    if not epoch_records(state.history, EPOCH_KEYS):
+        raise ValueError("training-state history is not a list of epoch records (epoch 1, 2, "
+                         f"... each with {', '.join(EPOCH_KEYS)}, finite and not negative)")
+    if geometry is not None and (len(state.history) != state.epoch
+                                 or state.step != state.epoch * per_epoch + state.batch):
+        raise ValueError(f"its position (epoch {state.epoch}, batch {state.batch}, step "
+                         f"{state.step}, {len(state.history)} epochs recorded) does not fit a "
+                         f"run of {epochs} epochs of {per_epoch} batches")
     return state
 
 
-def load_checkpoint(path, model, optimizer, method, identity=None, geometry=None) -> TrainState:
+def config_record(settings: dict, changes: list) -> dict:
+    """What a checkpoint keeps of config.json (``to_dict`` form, and its ``changes``): all of
+    it but the run's folder, so that a config.json edited by hand is caught at the resume."""
+    run = {k: v for k, v in settings["run"].items() if k not in ("out", "resume")}
+    return {"settings": {**settings, "run": run}, "changes": list(changes)}
+
+
+def _check_config(path, saved, current, step) -> None:
+    """Refuse a config.json that differs from the one the checkpoint was saved with, unless by
+    the one change a ``--resume --lr`` made at this checkpoint (recorded in ``changes``)."""
+    if saved is None or current is None or saved == current:
+        return
+    new, old = current["changes"], saved["changes"]
+    if new[:len(old)] == old and len(new) == len(old) + 1 and new[-1]["step"] == step:
+        lr = new[-1]["to"]
+        moved = {**saved["settings"], "optim": {**saved["settings"]["optim"], "lr": lr}}
+        if moved == current["settings"] and new[-1]["from"] == saved["settings"]["optim"]["lr"]:
+            return
+    diff = [f"{group}.{key}: {saved['settings'][group].get(key)!r} when it was written, "
+            f"{value!r} now" for group, values in current["settings"].items()
+            for key, value in values.items() if saved["settings"].get(group, {}).get(key) != value]
+    what = "; ".join(diff[:3]) or "its changes"
+    raise CheckpointError(f"{Path(path).parent / 'config.json'} was changed after the checkpoint "
+                          f"was written ({what}); put the value back: only python -m rigl_np "
+                          "train --resume DIR --lr X changes a run, and records it")
+
+
+def load_checkpoint(path, model, optimizer, method, identity=None, geometry=None,
+                    config=None) -> TrainState:
     """Restore model, optimizer and method from ``path`` in place; return the ``TrainState``.
 
     ``identity``: refuse a checkpoint saved with another one (checkpoints of older rigl_np
     versions have none, and are checked by their arrays only). ``geometry``: (epochs, batches per
-    epoch) of the run, which the saved position must fit. Nothing is changed unless every check
-    passes; any problem raises ``CheckpointError`` naming ``path``.
+    epoch, batch size) of the run, which the saved position and counts must fit. ``config``: the
+    ``config_record`` of config.json now, refused if it differs from the one saved. Nothing is
+    changed unless every check passes; any problem raises ``CheckpointError`` naming ``path``.
     """
-    def damaged(what):
-        return CheckpointError(f"{path} is damaged or not this run's checkpoint: {what}; put "
-                               "the run's own checkpoint back, or start the run again with "
-                               "--overwrite")
+    advice = "put the run's own checkpoint back, or start the run again with --overwrite"
 
-    readable = (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile)
-    # 1. the manifest (keys, shapes, dtypes, from the headers alone) and the JSON
-    try:
-        manifest = read_manifest(path)
-        plain_json = "json" in manifest and manifest["json"][1].kind == "U"
-        with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(str(f["json"])) if plain_json else {}
-    except readable as e:
-        raise damaged(f"not a readable .npz ({type(e).__name__}: {e})") from None
-    # 2. whose checkpoint it is, then whether its arrays fit these objects
-    saved_identity = upgrade(meta.get("identity")) if isinstance(meta, dict) else None
-    if identity is not None and isinstance(saved_identity, dict) and saved_identity != identity:
-        changed = sorted(f"{group}.{key}" for group in identity for key in identity[group]
-                         if saved_identity.get(group, {}).get(key) != identity[group][key])
-        raise CheckpointError(f"{path} belongs to another run (it differs from config.json in "
-                              f"{', '.join(changed) or 'its groups'}); put the run's own "
-                              "checkpoint back, or start the run again with --overwrite")
-    problems = check_manifest(manifest, model, optimizer, method)
-    if problems:
-        raise damaged("; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)"
-                                                 if len(problems) > 3 else ""))
-    # 3. the data (CRC-checked, finite), the position, the method's records and RNG
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            files = {k: f[k] for k in f.files if k != "json"}
-        state = _state(meta, geometry)
-        method_meta = meta["method"]
-        copy.deepcopy(method.rng).bit_generator.state = method_meta["rng"]   # a valid RNG state?
-    except readable as e:
-        raise damaged(f"{type(e).__name__}: {e}") from None
+    def damaged_file():
+        return damaged(path, advice, error=CheckpointError)
+
+    def damaged_error(what):
+        return CheckpointError(f"{path} is damaged or not this run's checkpoint: {what}; {advice}")
+
+    with open_regular(path, advice, error=CheckpointError) as file:
+        # 1. the manifest (keys, shapes, dtypes, from the headers alone) and the JSON
+        with damaged_file():
+            manifest = read_manifest(file)
+            plain_json = "json" in manifest and manifest["json"][1].kind == "U"
+            file.seek(0)
+            with np.load(file, allow_pickle=False) as f:
+                meta = json.loads(str(f["json"])) if plain_json else {}
+        # 2. whose checkpoint it is, then whether its arrays fit these objects
+        saved_identity = upgrade(meta.get("identity")) if isinstance(meta, dict) else None
+        if identity is not None and isinstance(saved_identity, dict) and saved_identity != identity:
+            changed = sorted(f"{group}.{key}" for group in identity for key in identity[group]
+                             if saved_identity.get(group, {}).get(key) != identity[group][key])
+            raise CheckpointError(f"{path} belongs to another run (it differs from config.json in "
+                                  f"{', '.join(changed) or 'its groups'}); {advice}")
+        problems = check_manifest(manifest, model, optimizer, method)
+        if problems:
+            raise damaged_error("; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)"
+                                                           if len(problems) > 3 else ""))
+        # 3. the data (CRC-checked, finite), the position, the method's records and RNG
+        with damaged_file():
+            file.seek(0)
+            with np.load(file, allow_pickle=False) as f:
+                files = {k: f[k] for k in f.files if k != "json"}
+            state = _state(meta, geometry)
+            method_meta = meta["method"]
+            copy.deepcopy(method.rng).bit_generator.state = method_meta["rng"]   # a valid state?
+            _check_config(path, meta.get("config"), config, state.step)
     bad = non_finite(files)
     if bad:
-        raise damaged(f"{', '.join(bad[:3])} hold inf or NaN (saved by a run that diverged)")
+        raise damaged_error(f"{', '.join(bad[:3])} hold inf or NaN (saved by a run that diverged)")
     # 4. everything checked: restore
     optimizer_t = int(files.pop("opt_t"))
     nested = unflatten(files)
@@ -223,8 +270,6 @@ def load_checkpoint(path, model, optimizer, method, identity=None, geometry=None
         optimizer.t = optimizer_t
     method_arrays = unflatten({k: backend.asarray(v) for k, v in files.items()
                                if k.startswith("method/")})
-    try:
+    with damaged(path, f"its method's records cannot be used; {advice}", error=CheckpointError):
         method.load_state(method_arrays.get("method", {}), method_meta)
-    except (KeyError, TypeError, ValueError) as e:
-        raise damaged(f"the method's records: {type(e).__name__}: {e}") from None
     return state

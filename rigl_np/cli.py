@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--models", default=None, help="comma-separated (default: --model)")
     g.add_argument("--jobs", type=int, default=1,
                    help="runs at once, each in its own process (default: %(default)s)")
+    g.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="run each cell as a task on the Dask cluster whose scheduler is at "
+                        "ADDRESS (tcp://HOST:8786); --out must be on a file system every worker "
+                        "sees (needs pip install -e .[cluster])")
     config.add_arguments(grid)
     plot = sub.add_parser("plot", help="write every figure that applies into the run folders",
                           description="Per-run figures go into each run folder; comparison "
@@ -97,20 +101,19 @@ def add_verify_commands(sub) -> None:
 
 def _check_run_folder(run_dir: Path) -> None:
     """A finished run folder that the figures can be drawn from, or ``RunFolderError``."""
-    from rigl_np.runfolder import load_snapshots, read_config, read_metrics
+    from rigl_np.runfolder import read_finished
 
-    read_config(run_dir)
-    read_metrics(run_dir)
-    if (run_dir / "masks.npz").exists():
-        load_snapshots(run_dir / "masks.npz")
+    read_finished(run_dir)
 
 
 def _check_plot_input(folder: Path) -> None:
     """A run folder, or a compare folder (its results.csv and every run in it)."""
+    from rigl_np.reading import open_regular
     from rigl_np.runfolder import RunFolderError
     from rigl_np.viz.runs import read_results
 
-    if (folder / "results.csv").is_file():
+    if (folder / "results.csv").exists():
+        open_regular(folder / "results.csv", "a compare folder's files are plain files").close()
         try:
             read_results(folder / "results.csv")
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
@@ -208,7 +211,7 @@ def cmd_compare(args, parser) -> int:
     _cupy_check(base)
     out = Path(base["run"].out or "results/compare")
     compare(base, out, models, methods, sparsities, _split(args.seeds, int, "seeds"),
-            jobs=args.jobs, options=options)
+            jobs=args.jobs, cluster=args.cluster, options=options)
 
     def plot():
         from rigl_np.viz.report import comparison_figures
@@ -226,7 +229,7 @@ def cmd_compare(args, parser) -> int:
 def _resumed_configs(args) -> dict:
     """The configuration a stopped run was started with (its config.json, checked), with the
     new ``--lr`` if one was given; every other option given with --resume is refused."""
-    from rigl_np.runfolder import read_config
+    from rigl_np.runfolder import give_back, read_config
 
     refused = sorted(config.typed(args) - {"resume", "lr"}) + (["overwrite"] if args.overwrite
                                                                else [])
@@ -235,7 +238,9 @@ def _resumed_configs(args) -> dict:
                          f"{', '.join(config.flag(n) for n in refused)} cannot be given with it "
                          "(only --lr can); start a new run for other settings")
     run_dir = Path(args.resume)
-    if not (run_dir / "config.json").is_file():
+    if run_dir.is_dir():
+        give_back(run_dir)                  # a run a killed --overwrite had set aside
+    if not (run_dir / "config.json").exists():
         raise UsageError(f"--resume {run_dir}: no run there (no config.json); give the folder "
                          "of a run that was started before")
     cfgs, _ = read_config(run_dir)

@@ -5,9 +5,9 @@ The grid is methods x sparsities x seeds (x models); every run gets its own run 
 is resumed, so a stopped grid continues where it stopped. Dense runs once per seed and model (its
 sparsity is 0); small-dense once per sparsity it is matched to.
 
-The table (``OUT/results.md`` and ``OUT/results.csv``) has one row per (model, method,
-distribution, sparsity): mean ± std test accuracy over seeds, the real global density, training
-and inference FLOPs as multiples of dense, and the mean wall time of a run.
+The table (``OUT/results.md`` and ``OUT/results.csv``, built by ``rigl_np.results``) has one row
+per (model, method, distribution, sparsity): mean ± std test accuracy over seeds, the real global
+density, training and inference FLOPs as multiples of dense, and the mean wall time of a run.
 
 What can go wrong, and what happens: every cell's configuration is checked before anything runs
 (as ``train`` checks it); empty or repeated grid values are refused (two copies of a seed would be
@@ -17,21 +17,19 @@ cell at its next batch with a checkpoint (the same command continues the grid).
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import multiprocessing
 import os
 import signal
-import statistics
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from rigl_np import errors
+from rigl_np import children, errors
 from rigl_np.atomic import atomic_write_bytes, lock_folder, remove_stale
 from rigl_np.config import check_together, method_options, option_names, run_name, to_dict
-from rigl_np.methods import facts, get
+from rigl_np.methods import get
+from rigl_np.results import row_from, summarise, to_csv, to_markdown
 from rigl_np.runfolder import read_config, read_metrics
 
 
@@ -73,71 +71,6 @@ def grid(base: dict, models, methods, sparsities, seeds, options=None) -> list:
     return cells
 
 
-def row_from(config: dict, metrics: dict) -> dict:
-    """One table row from a run's config.json (as dicts) and metrics.json."""
-    s, kind = config["sparse"], facts(config, metrics)
-    return {"model": config["model"]["model"], "method": s["method"],
-            "has_masks": kind["has_masks"], "dense_baseline": kind["dense_baseline"],
-            "distribution": s["distribution"], "sparsity": s["sparsity"],
-            "seed": config["optim"]["seed"], "test_accuracy": metrics["test_accuracy"],
-            "global_density": metrics["global_density"],
-            "train_flops": metrics["flops"]["train_multiplier"],
-            "inference_flops": metrics["flops"]["inference_multiplier"],
-            "seconds": metrics["train_seconds"]}
-
-
-def summarise(rows: list) -> list:
-    """Group run metrics by (model, method, distribution, sparsity): mean ± std over seeds."""
-    groups = {}
-    for r in rows:
-        groups.setdefault((r["model"], r["method"], r["distribution"], r["sparsity"]), []).append(r)
-    table = []
-    for (model, method, distribution, sparsity), runs in groups.items():
-        acc = [r["test_accuracy"] for r in runs]
-        first = runs[0]
-        table.append({
-            "model": model, "method": method, "has_masks": first["has_masks"],
-            "dense_baseline": first["dense_baseline"],
-            "distribution": distribution if first["has_masks"] else "-",
-            "sparsity": sparsity, "seeds": len(runs),
-            "accuracy_mean": statistics.mean(acc),
-            "accuracy_std": statistics.stdev(acc) if len(acc) > 1 else 0.0,
-            "global_density": statistics.mean(r["global_density"] for r in runs),
-            "train_flops": statistics.mean(r["train_flops"] for r in runs),
-            "inference_flops": statistics.mean(r["inference_flops"] for r in runs),
-            "seconds": statistics.mean(r["seconds"] for r in runs)})
-    return table
-
-
-def accuracy_cell(t: dict) -> str:
-    """"87.35 ± 0.28 (n=3)": mean ± std over seeds in %; one seed has no spread to show."""
-    spread = f" ± {100 * t['accuracy_std']:.2f}" if t["seeds"] > 1 else ""
-    return f"{100 * t['accuracy_mean']:.2f}{spread} (n={t['seeds']:g})"
-
-
-def to_markdown(table: list, timing: str = "") -> str:
-    """The results table; ``timing`` says how the seconds were measured (a note under it)."""
-    lines = ["| model | method | distribution | sparsity | test accuracy (%) | real density | "
-             "train FLOPs | inference FLOPs | seconds/run |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for t in table:
-        lines.append(f"| {t['model']} | {t['method']} | {t['distribution']} | {t['sparsity']:g} | "
-                     f"{accuracy_cell(t)} | {t['global_density']:.4f} | {t['train_flops']:.3f}x | "
-                     f"{t['inference_flops']:.3f}x | {t['seconds']:.0f} |")
-    note = ("\nseconds/run: wall time of one run on a shared machine" + (f", {timing}" if timing else "")
-            + "; theoretical FLOPs, not these seconds, are what the methods cost (masked dense "
-            "compute runs at dense speed).\n")
-    return "\n".join(lines) + "\n" + note
-
-
-def to_csv(table: list) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(table[0]))
-    writer.writeheader()
-    writer.writerows(table)
-    return out.getvalue()
-
-
 def _check_same_settings(run_dir: Path, cfgs: dict) -> None:
     """Refuse to reuse a run folder that was made with other settings (a stale grid)."""
     saved_cfgs, _ = read_config(run_dir)
@@ -155,8 +88,12 @@ def _check_same_settings(run_dir: Path, cfgs: dict) -> None:
 _STOP = None          # in a worker: the grid's "stop" event (``_init_worker``)
 
 
-def _init_worker(stop) -> None:
+def _init_worker(stop, parent_pid: int) -> None:
+    """A pool worker dies with the grid's process and takes signals from it alone
+    (``rigl_np.children``)."""
     global _STOP
+    children.die_with_parent(parent_pid)
+    children.own_session()
     _STOP = stop
 
 
@@ -199,8 +136,9 @@ def _run_parallel(todo: list, jobs: int, log) -> list:
     """Run the cells ``jobs`` at a time in fresh processes; returns those that diverged.
 
     Each worker gets ``os.cpu_count() // jobs`` BLAS threads (set before NumPy loads there).
-    The workers are started with Ctrl-C ignored (``_run_cell``); on Ctrl-C this process cancels
-    the cells not started and waits for the running ones to write their checkpoints."""
+    The workers are started with Ctrl-C ignored (``_run_cell``); on Ctrl-C (or SIGTERM) this
+    process cancels the cells not started, passes one Ctrl-C to each worker (they take signals
+    from it alone) and waits for the running cells to write their checkpoints."""
     from rigl_np.experiment import Diverged
 
     threads = str(max(1, (os.cpu_count() or 1) // jobs))
@@ -211,7 +149,7 @@ def _run_parallel(todo: list, jobs: int, log) -> list:
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)     # inherited by the workers
     try:
         pool = ProcessPoolExecutor(min(jobs, len(todo)), mp_context=context,
-                                   initializer=_init_worker, initargs=(stop,))
+                                   initializer=_init_worker, initargs=(stop, os.getpid()))
         futures = {pool.submit(_run_cell, cfgs, True): cfgs for cfgs in todo}   # starts workers
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -231,6 +169,7 @@ def _run_parallel(todo: list, jobs: int, log) -> list:
     except BaseException:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         stop.set()
+        children.interrupt(p.pid for p in multiprocessing.active_children())
         log("stopping: waiting for the running cells to write their checkpoints")
         pool.shutdown(wait=True, cancel_futures=True)
         raise
@@ -240,25 +179,29 @@ def _run_parallel(todo: list, jobs: int, log) -> list:
 
 
 def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, log=print,
-            options=None) -> list:
+            cluster: str | None = None, options=None) -> list:
     """Run (or reuse) every cell of the grid, then write results.md / results.csv into ``out``.
 
-    ``jobs`` > 1 runs that many cells at once in fresh processes (``_run_parallel``).
+    ``jobs`` > 1 runs that many cells at once in fresh processes (``_run_parallel``);
+    ``cluster``, a Dask scheduler's address, runs them on its workers (``rigl_np.cluster``);
+    ``options`` (``{name: value}``): method options, each cell given its method's (``grid``).
     """
-    from rigl_np.experiment import Interrupted
+    from rigl_np.experiment import Diverged, Interrupted
 
     _check_axes(models, methods, sparsities, seeds, jobs)
     if base["run"].resume is not None:
         raise errors.UsageError("--resume is for train; compare continues stopped runs itself: "
                                 "run the same compare command again")
-    out = Path(out)
+    if cluster is not None and jobs != 1:
+        raise errors.UsageError("--jobs is for this machine; with --cluster the workers' threads "
+                                "say how many runs go at once")
+    out = Path(out).absolute() if cluster is not None else Path(out)   # the workers' path too
     if out.exists() and not out.is_dir():
         raise errors.UsageError(f"{out} is a file, not a compare folder; choose another --out")
     if (out / "config.json").exists():
         raise errors.UsageError(f"{out} holds a run, not a compare grid; choose another --out")
     cells = grid(base, models, methods, sparsities, seeds, options)
     with lock_folder(out, "compare folder"):
-        remove_stale(out)
         # 1. which cells are done (a stopped grid resumes: finished cells are read, stopped
         #    ones resumed)
         todo = []
@@ -271,25 +214,35 @@ def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, 
             cfgs["run"].resume = str(run_dir) if resumable else None
             if not (run_dir / "metrics.json").exists():
                 todo.append(cfgs)
+        remove_stale(out)                   # the grid is accepted: a killed writer's leftovers go
         log(f"{len(cells)} runs in the grid, {len(cells) - len(todo)} done before, "
             f"{len(todo)} to run")
-        # 2. run the rest, one by one or in worker processes
+        # 2. run the rest, one by one, in worker processes or on a cluster; SIGTERM = Ctrl-C
         try:
-            failed = (_run_parallel(todo, jobs, log) if jobs > 1 and len(todo) > 1
-                      else _run_serial(todo, log))
+            with children.sigterm_as_ctrl_c():
+                if cluster is not None:
+                    from rigl_np.cluster import run_on_cluster
+                    failed = run_on_cluster(cluster, todo, out, log) if todo else []
+                else:
+                    failed = (_run_parallel(todo, jobs, log) if jobs > 1 and len(todo) > 1
+                              else _run_serial(todo, log))
         except (Interrupted, KeyboardInterrupt):
             raise errors.Interrupted("interrupted; the running cells saved checkpoints. Continue "
                                      "the grid with the same compare command") from None
         if failed:
-            lines = [f"{name} diverged: {e.reason}" for name, e in failed]
-            raise errors.Failure("\n".join(lines) + f"\n{len(failed)} of {len(cells)} runs "
-                                 "diverged (above), so no table was written; with a lower --lr, "
-                                 "compare into a new --out")
+            lines = [f"{name} diverged: {e.reason}" if isinstance(e, Diverged)
+                     else f"{name} failed: {errors.message(e).removeprefix('error: ')}"
+                     for name, e in failed]
+            what = ("diverged (above), so no table was written; with a lower --lr, compare "
+                    "into a new --out" if all(isinstance(e, Diverged) for _, e in failed) else
+                    "failed (above), so no table was written; the same command runs them again")
+            raise errors.Failure("\n".join(lines) + f"\n{len(failed)} of {len(cells)} runs {what}")
         # 3. one row per run, then the table
         rows = [row_from(to_dict(cfgs), read_metrics(cfgs["run"].out)) for cfgs in cells]
         table = summarise(rows)
         threads = os.environ.get("OPENBLAS_NUM_THREADS", "the default number of")
-        timing = f"{max(jobs, 1)} run(s) at a time with {threads} BLAS thread(s) each"
+        timing = (f"{max(jobs, 1)} run(s) at a time with {threads} BLAS thread(s) each"
+                  if cluster is None else f"one run per thread of the Dask workers at {cluster}")
         atomic_write_bytes(out / "results.md", to_markdown(table, timing).encode())
         atomic_write_bytes(out / "results.csv", to_csv(table).encode())
     return rows

@@ -168,11 +168,19 @@ def method_options(method: str, values: dict):
 
 def run_name(cfgs: dict) -> str:
     """"lenet300-rigl-erk-0.9-seed0" ("lenet300-dense-seed0" for the dense baseline): a run's
-    folder name inside a compare grid; a lone run's default folder prefixes the data set."""
+    folder name inside a compare grid; a lone run's default folder prefixes the data set. Two
+    different configurations of a grid never share a name (``exact``)."""
     s = cfgs["sparse"]
     tag = (s.method if methods.get(s.method).dense_baseline
-           else f"{s.method}-{s.distribution}-{s.sparsity:g}")
+           else f"{s.method}-{s.distribution}-{exact(s.sparsity)}")
     return f"{cfgs['model'].model}-{tag}-seed{cfgs['optim'].seed}"
+
+
+def exact(value: float) -> str:
+    """``value`` as short as ``:g`` writes it ("0.9") when that is exactly ``value``, else in
+    full ("0.90000001"): two different sparsities never share a run name."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
 
 
 def _add(group, f, help: str) -> None:

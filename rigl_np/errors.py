@@ -14,12 +14,15 @@ the exceptions below (or the standard ones in the table) and never print errors 
 |      |                                                          | ``Interrupted``                 |
 
 The message goes to stderr, never stdout: at most a few lines, the last one naming the problem
-and what to do. ``RIGL_NP_DEBUG=1`` prints the traceback first, also for the failures handled
+and what to do. Every line rigl_np prints reaches the user whatever the file names and the
+terminal's encoding (``safe_output``). ``RIGL_NP_DEBUG=1`` prints the traceback first, also for the failures handled
 here. Anything else (a bug) is one line too, saying so and how to see the traceback.
 """
 from __future__ import annotations
 
+import codecs
 import errno
+import io
 import os
 import signal
 import sys
@@ -41,6 +44,13 @@ class UsageError(ValueError):
 
 class Failure(RuntimeError):
     """A runtime failure: the input was fine but the work could not be done (exit 1)."""
+
+
+class DataError(ValueError):
+    """A data file exists but is not what it should be; the message names the file (exit 1).
+
+    Raised by ``rigl_np.data``, which also defines its two kinds (a data set found nowhere, a
+    ``--data-dir`` without it); it lives here because it is one row of the table above."""
 
 
 class Interrupted(Exception):
@@ -97,7 +107,6 @@ def by_ctrl_c(e: BaseException) -> bool:
 def exit_code(e: BaseException) -> int:
     """The exit code of an exception that ends a command (see the table above)."""
     from rigl_np.backend import BackendError
-    from rigl_np.data import DataError
 
     if by_ctrl_c(e):
         return INTERRUPTED
@@ -119,8 +128,6 @@ def message(e: BaseException) -> str:
 
 
 def _text(e: BaseException) -> str:
-    from rigl_np.data import DataError
-
     if isinstance(e, Interrupted):
         return str(e)
     if by_ctrl_c(e):
@@ -147,12 +154,39 @@ def quiet_float_warnings():
         yield
 
 
+def _escape(error: UnicodeError):
+    """The ``rigl_np-escape`` codec error handler: a character the stream cannot encode is
+    written as a backslash escape; a byte of a file name that is not valid UTF-8 (which Python
+    holds as a lone surrogate) as ``\\xNN``, the byte itself."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start:error.end]
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else
+                   c.encode("ascii", "backslashreplace").decode("ascii") for c in text), error.end
+
+
+def safe_output() -> None:
+    """Make every line rigl_np writes reach the user whatever the file names and the stream's
+    encoding (``LANG=C``, ``PYTHONIOENCODING=ascii``, a file name that is not UTF-8): stdout and
+    stderr escape what they cannot encode instead of failing, and so do the child processes
+    rigl_np starts (``PYTHONIOENCODING``, inherited). The one place; ``boundary`` calls it."""
+    codecs.register_error("rigl_np-escape", _escape)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="rigl_np-escape")
+        except (AttributeError, ValueError, io.UnsupportedOperation):
+            pass                                # not a text stream we may reconfigure
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    os.environ["PYTHONIOENCODING"] = f"{encoding}:backslashreplace"
+
+
 def boundary(command, *args) -> int:
     """Run ``command(*args)`` and return its exit code; an exception becomes a message on stderr
     and the code of ``exit_code``. A second Ctrl-C while the message is printed is ignored.
 
     NumPy's floating-point warnings (overflow, invalid value) are silenced unless debugging: a
     run that overflows is stopped and reported by the finite checks, in one message."""
+    safe_output()
     try:
         with quiet_float_warnings():
             return command(*args)

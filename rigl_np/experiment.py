@@ -5,7 +5,9 @@ folder ``config.json``, ``checkpoint.npz`` (every ``checkpoint_every`` batches a
 and at the end ``history.csv``, ``masks.npz`` and, last, ``metrics.json``. Steps:
 
 1. check the configuration; claim the run folder (``runfolder.claim``: one process per folder,
-   no stale temporary files, no run replaced unless ``overwrite``);
+   no stale temporary files, no run replaced unless ``overwrite``, and a replaced run only
+   deleted once this one has written its first checkpoint: until then any failure gives it
+   back);
 2. choose the backend; load and normalise the data (host arrays);
 3. seed: one host RNG stream for initialisation, another for masks (so a dense and a sparse run
    with the same seed start from the same weights);
@@ -33,7 +35,7 @@ import sys
 from pathlib import Path
 
 from rigl_np import backend, errors
-from rigl_np.checkpoint import load_checkpoint, save_checkpoint, state_arrays
+from rigl_np.checkpoint import config_record, load_checkpoint, save_checkpoint, state_arrays
 from rigl_np.config import check_together, run_name, to_dict
 from rigl_np.data import channel_stats, check_data_dir, load_dataset, normalize, num_batches
 from rigl_np.flops import flops_report
@@ -139,7 +141,7 @@ def _resumed(out: Path, cfgs: dict):
     """(config.json's dict with any new lr, its changes, the lr it had): refuses every
     difference between ``cfgs`` and the saved run other than the learning rate."""
     saved, changes = read_config(out)
-    if not (out / "checkpoint.npz").is_file():
+    if not (out / "checkpoint.npz").exists():
         raise RunFolderError(f"{out} has no checkpoint.npz to resume from (was it moved or "
                              f"deleted?); put it back, or start the run again with --out {out} "
                              "--overwrite")
@@ -165,7 +167,7 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
     if resume:
         saved, changes, saved_lr = _resumed(out, cfgs)
     # 1. the run folder is ours until the run ends
-    with claim(out, resume=resume, overwrite=overwrite, settings=to_dict(cfgs)):
+    with claim(out, resume=resume, overwrite=overwrite, settings=to_dict(cfgs)) as replaced:
         # 2. backend and data
         try:
             backend.set_backend(run_cfg.backend)
@@ -180,18 +182,24 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
         shapes = {n: full.params()[n].shape for n in full.sparsifiable()}
         per_epoch = num_batches(len(data.train_y), optim.batch_size)
         total_steps = optim.epochs * per_epoch
-        method = make_method(sparse, shapes, total_steps, mask_rng, run_cfg.snapshot_every,
-                             cfgs["options"])
-        model = method.build_model(model_cfg.model, data.input_shape, data.num_classes, init_rng)
-        optimizer = make_optimizer(model.params(), optim)
-        method.attach(model, optimizer)
+        try:
+            method = make_method(sparse, shapes, total_steps, mask_rng, run_cfg.snapshot_every,
+                                 cfgs["options"])
+            model = method.build_model(model_cfg.model, data.input_shape, data.num_classes,
+                                       init_rng)
+            optimizer = make_optimizer(model.params(), optim)
+            method.attach(model, optimizer)
+        except ValueError as e:                 # masks these settings cannot have
+            raise errors.UsageError(f"{sparse.method} cannot build its masks at --sparsity "
+                                    f"{sparse.sparsity:g} ({e}); choose a lower --sparsity") from None
         if sparse.init == "sparse":
             sparse_fan_in_init(model.params(), method.masks)
         # 5. resume (the checkpoint checked against this run first) or start afresh
         checkpoint, state, last_saved = out / "checkpoint.npz", None, None
         if resume:
             state = load_checkpoint(checkpoint, model, optimizer, method, identity(cfgs),
-                                    (optim.epochs, per_epoch))
+                                    (optim.epochs, per_epoch, optim.batch_size),
+                                    config_record(saved, changes))
             last_saved = state.step
             if state.epoch == optim.epochs and optim.lr != saved_lr:
                 raise errors.UsageError(f"{out} has finished training; --lr can only change "
@@ -214,8 +222,10 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
             bad = non_finite(state_arrays(model, optimizer, method))
             if bad:
                 raise NonFiniteLoss(f"{', '.join(bad[:3])} became inf or NaN by batch {st.step}")
-            save_checkpoint(checkpoint, model, optimizer, method, st, identity(cfgs))
+            save_checkpoint(checkpoint, model, optimizer, method, st, identity(cfgs),
+                            config_record(to_dict(cfgs), changes))
             last_saved = st.step
+            replaced()                          # a run replaced by --overwrite goes now
 
         def on_batch(st):
             if ctrl_c.requested or st.step % run_cfg.checkpoint_every == 0:

@@ -15,9 +15,10 @@ Layout of ``runs/NAME/``:
 Every file is written with ``rigl_np.atomic`` (a temporary file in the same folder, renamed over
 the old one), so a crash leaves the previous version, never a torn file.
 
-One process at a time: ``claim`` locks the folder for the run (``atomic.lock_folder``), removes
-temporary files a killed run left, and refuses a folder that already holds a run unless it is
-being resumed or explicitly overwritten. Readers (``read_config``, ``read_metrics``,
+One process at a time: ``claim`` locks the folder for the run (``atomic.lock_folder``), refuses a
+folder that already holds a run unless it is being resumed or explicitly overwritten, then
+removes temporary files a killed run left; an overwritten run is set aside until the new one has
+written its first checkpoint (``rigl_np.setaside``). Readers (``read_config``, ``read_metrics``,
 ``load_snapshots``) check what they read and raise ``RunFolderError`` naming the damaged file.
 """
 from __future__ import annotations
@@ -26,8 +27,6 @@ import csv
 import io
 import json
 import math
-import zipfile
-import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,9 +34,19 @@ import numpy as np
 
 from rigl_np import config
 from rigl_np.atomic import atomic_write_bytes, lock_folder, remove_stale
-from rigl_np.errors import UsageError
+from rigl_np.errors import UsageError, warn
+from rigl_np.reading import damaged as damaged_file, describe, open_regular
+from rigl_np.runcheck import changes_problem, finished_problems, metrics_problems
+from rigl_np.setaside import ASIDE, SetAside, recover
 
+MAX_JSON_BYTES = 64 << 20               # a run's config.json and metrics.json are far smaller
 RUN_FILES = ("config.json", "checkpoint.npz", "metrics.json", "history.csv", "masks.npz")
+# The figures ``rigl_np.viz.plot_runs`` draws into a run folder (its own, and the comparison
+# figures when it is the first folder of several); tests/test_faults_overwrite.py checks the list.
+FIGURES = ("training_curves.png", "layer_densities.png", "update_counts.png",
+           "turnover_itop.png", "active_neurons.png", "drop_schedule.png", "masks.png",
+           "fan_histograms.png", "in_degree.png", "in_degree.gif", "compare_training_curves.png",
+           "accuracy_vs_sparsity.png", "accuracy_vs_flops.png", "flops_vs_time.png")
 
 
 class RunFolderError(UsageError):
@@ -53,14 +62,18 @@ def _settings(saved) -> dict:
 
 @contextmanager
 def claim(out, resume: bool = False, overwrite: bool = False, settings: dict | None = None):
-    """Hold run folder ``out`` (created if missing) for one run, for the ``with`` body.
+    """Hold run folder ``out`` (created if missing) for one run, for the ``with`` body; yields
+    a function to call once the run has written its first checkpoint.
 
-    1. lock it, so a second process writing the same folder stops at once;
-    2. remove the temporary files of a killed writer;
-    3. unless resuming: refuse a folder that already holds a run, or with ``overwrite`` delete
-       that run's files (``RUN_FILES``; figures are rewritten by the new run). A run that
-       stopped before its first checkpoint left only its config.json: the same run
-       (``settings``, the new config.json's content) may start there again.
+    1. lock it, so a second process writing the same folder stops at once, and give back a run
+       that a killed ``--overwrite`` had set aside (``setaside.recover``);
+    2. unless resuming: refuse a folder that already holds a run. A run that stopped before its
+       first checkpoint left only its config.json: the same run (``settings``, the new
+       config.json's content) may start there again;
+    3. only then remove the temporary files of a killed writer;
+    4. with ``overwrite``, set the old run's files and figures aside (``setaside.SetAside``):
+       they are deleted when the new run calls the function yielded (its first checkpoint is
+       written), and put back if the body fails before that.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -68,7 +81,7 @@ def claim(out, resume: bool = False, overwrite: bool = False, settings: dict | N
     if (out / "results.csv").exists() or (out / "runs").is_dir():
         raise RunFolderError(f"{out} is a compare folder, not a run folder; choose another --out")
     with lock_folder(out, "run folder"):
-        remove_stale(out)
+        _give_back(out)
         present = [name for name in RUN_FILES if (out / name).exists()]
         if present == ["config.json"] and settings is not None and not resume:
             try:
@@ -76,19 +89,39 @@ def claim(out, resume: bool = False, overwrite: bool = False, settings: dict | N
                     present = []                # the same run, started again from nothing
             except RunFolderError:
                 pass                            # damaged: refused below like any other
-        if present and not resume:
-            if not overwrite:
-                keep = ("choose another --out" if "metrics.json" in present else
-                        f"continue it with python -m rigl_np train --resume {out}"
-                        if "checkpoint.npz" in present else "choose another --out")
-                what = ("a finished run" if "metrics.json" in present else
-                        "a stopped run" if "checkpoint.npz" in present else
-                        "a run with other settings, stopped before its first checkpoint")
-                raise RunFolderError(f"{out} already holds {what} ({', '.join(present)}); "
-                                     f"{keep}, or replace it with --overwrite")
-            for name in present:
-                (out / name).unlink()
-        yield out
+        if present and not resume and not overwrite:
+            keep = ("choose another --out" if "metrics.json" in present else
+                    f"continue it with python -m rigl_np train --resume {out}"
+                    if "checkpoint.npz" in present else "choose another --out")
+            what = ("a finished run" if "metrics.json" in present else
+                    "a stopped run" if "checkpoint.npz" in present else
+                    "a run with other settings, stopped before its first checkpoint")
+            raise RunFolderError(f"{out} already holds {what} ({', '.join(present)}); "
+                                 f"{keep}, or replace it with --overwrite")
+        remove_stale(out)                       # accepted: now the leftovers may go
+        aside = SetAside(out, RUN_FILES + FIGURES) if present and not resume else None
+        try:
+            yield aside.discard if aside else (lambda: None)
+        except BaseException:
+            if aside:
+                aside.restore(RUN_FILES + FIGURES)
+            raise
+        if aside:
+            aside.discard()
+
+
+def _give_back(out: Path) -> None:
+    if recover(out, RUN_FILES + FIGURES):
+        warn(f"{out}: a replacement by --overwrite was cut short before its first checkpoint; "
+             "the run it was replacing is back")
+
+
+def give_back(out) -> None:
+    """Before reading a run folder to resume it: restore the run a killed ``--overwrite`` set
+    aside there (``setaside.recover``), under the folder's lock."""
+    if (Path(out) / ASIDE).is_dir():
+        with lock_folder(out, "run folder"):
+            _give_back(Path(out))
 
 
 def write_json(path, obj) -> None:
@@ -97,48 +130,36 @@ def write_json(path, obj) -> None:
 
 
 def read_json(path):
-    """The JSON in ``path``; ``RunFolderError`` naming the file if it is missing or not JSON."""
+    """The JSON in ``path``; ``RunFolderError`` naming the file if it is missing, not a regular
+    file, larger than any run file (``MAX_JSON_BYTES``) or not JSON."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        with open_regular(path, "a run folder's files are plain files", RunFolderError) as f:
+            data = f.read(MAX_JSON_BYTES + 1)
     except FileNotFoundError:
         raise RunFolderError(f"{path} is missing") from None
-    except (ValueError, UnicodeDecodeError) as e:   # JSONDecodeError is a ValueError
-        raise RunFolderError(f"{path} is not valid JSON ({e}); it is truncated or was "
-                             "edited") from None
+    if len(data) > MAX_JSON_BYTES:
+        raise RunFolderError(f"{path} is larger than {MAX_JSON_BYTES >> 20} MiB, more than any "
+                             "run file; it is not the one rigl_np wrote")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as e:   # JSONDecodeError and UnicodeDecodeError
+        raise RunFolderError(f"{path} is not valid JSON ({describe(e)}); it is truncated or "
+                             "was edited") from None
 
 
 def read_config(run_dir) -> tuple:
     """(the run's configuration dataclasses, its list of changes) from ``run_dir/config.json``,
-    every key and value checked (``config.from_dict``)."""
+    every key and value checked (``config.from_dict``), and the changes
+    (``runcheck.changes_problem``)."""
     path = Path(run_dir) / "config.json"
     saved = read_json(path)
     changes = saved.pop("changes", []) if isinstance(saved, dict) else []
-    if not isinstance(changes, list) or not all(
-            isinstance(c, dict) and set(c) == {"step", "option", "from", "to"} for c in changes):
-        raise RunFolderError(f"{path}: 'changes' must be a list of {{step, option, from, to}}")
-    return config.from_dict(saved, str(path)), changes
-
-
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-# What a finished run's metrics.json must hold for tables and figures: key -> check.
-METRICS = {
-    "test_accuracy": _number, "global_density": _number, "train_seconds": _number,
-    "total_steps": lambda v: isinstance(v, int), "num_classes": lambda v: isinstance(v, int),
-    "input_shape": lambda v: isinstance(v, list) and all(isinstance(d, int) for d in v),
-    "layer_density": lambda v: isinstance(v, dict) and all(map(_number, v.values())),
-    "flops": lambda v: isinstance(v, dict) and all(
-        _number(v.get(k)) for k in ("train_multiplier", "inference_multiplier")),
-    "history": lambda v: isinstance(v, list) and all(isinstance(r, dict) and all(
-        _number(r.get(k)) for k in ("epoch", "train_loss", "test_loss", "train_accuracy",
-                                    "test_accuracy")) for r in v),
-    "mask_updates": lambda v: isinstance(v, list) and all(
-        isinstance(r, dict) and _number(r.get("step")) and isinstance(r.get("layers"), dict)
-        for r in v),
-}
+    cfgs = config.from_dict(saved, str(path))
+    problem = changes_problem(changes, cfgs["optim"].lr)
+    if problem:
+        raise RunFolderError(f"{path}: 'changes' {problem}; only --resume DIR --lr X writes "
+                             "them: put back the file as rigl_np wrote it")
+    return cfgs, changes
 
 
 def read_metrics(run_dir) -> dict:
@@ -147,12 +168,27 @@ def read_metrics(run_dir) -> dict:
     metrics = read_json(path)
     if not isinstance(metrics, dict):
         raise RunFolderError(f"{path}: expected a JSON object, found {type(metrics).__name__}")
-    bad = [key for key, ok in METRICS.items() if key not in metrics or not ok(metrics[key])]
+    bad = metrics_problems(metrics)
     if bad:
         raise RunFolderError(f"{path} lacks or has damaged {', '.join(bad)}; it was edited or "
                              f"written by another rigl_np: python -m rigl_np train --resume "
                              f"{Path(run_dir)} writes it again from the checkpoint")
     return metrics
+
+
+def read_finished(run_dir) -> tuple:
+    """(config.json, metrics.json, mask snapshots) of a finished run, each file checked and
+    the three checked to agree (``runcheck.finished_problems``): what figures are drawn from."""
+    run_dir = Path(run_dir)
+    cfgs, _ = read_config(run_dir)
+    metrics = read_metrics(run_dir)
+    masks = run_dir / "masks.npz"
+    snapshots = load_snapshots(masks) if masks.exists() else {}
+    problems = finished_problems(config.to_dict(cfgs), metrics, snapshots)
+    if problems:
+        raise RunFolderError(f"{run_dir}: {'; '.join(problems[:2])}: its files were edited or "
+                             "do not belong together; train the run again into a new folder")
+    return cfgs, metrics, snapshots
 
 
 def write_history_csv(path, epochs: list) -> None:
@@ -182,15 +218,16 @@ def save_snapshots(path, snapshots: dict, shapes: dict) -> None:
 def load_snapshots(path) -> dict:
     """``{step: {name: bool array}}`` from ``save_snapshots``' file, steps in increasing order;
     ``RunFolderError`` naming the file if it is damaged."""
-    def damaged(what):
-        return RunFolderError(f"{path} is damaged ({what}); python -m rigl_np train --resume "
-                              f"{Path(path).parent} writes it again from the checkpoint")
+    advice = (f"python -m rigl_np train --resume {Path(path).parent} writes it again from the "
+              "checkpoint")
 
-    try:
-        with np.load(path, allow_pickle=False) as f:
+    def damaged(what):
+        return RunFolderError(f"{path} is damaged ({what}); {advice}")
+
+    with open_regular(path, advice, RunFolderError) as file, \
+            damaged_file(path, advice, RunFolderError):
+        with np.load(file, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as e:
-        raise damaged(f"{type(e).__name__}: {e}") from None
     shapes = {}
     for key, value in arrays.items():
         if key.endswith("@shape"):

@@ -5,21 +5,30 @@ code (2 bad input, 1 runtime failure, 130 interrupted), a short message on stder
 names the problem, no traceback, nothing on stdout that looks like an error, and every file that
 existed before byte-identical afterwards. ``outcome`` runs one command in this process (through
 ``rigl_np.cli.main``, the error boundary included); ``assert_clean`` and ``assert_unchanged``
-are the checks. The suites are ``test_faults_train.py``, ``test_faults_compare_plot.py``,
-``test_faults_verify.py`` and ``test_faults_signals.py``.
+are the checks; ``edit_json``, ``edit_checkpoint``, ``edit_meta``, ``truncate`` damage a run
+folder, ``fail_on_call`` makes a function fail (a full disk) and ``within`` turns a hang into
+a failure. The suites are the
+``test_faults_*.py`` files beside this one.
 """
 import hashlib
+import json
 import os
 import shutil
+import signal
+import struct
 import subprocess
 import sys
+import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rigl_np.cli import main
 
 MAX_LINES = 12            # a long message (a data set not found) lists its places first
+FAST = ["--dataset", "synthetic", "--epochs", "1", "--batch-size", "500"]
 RUN = ["--dataset", "synthetic", "--method", "rigl", "--sparsity", "0.8", "--epochs", "2",
        "--batch-size", "500", "--delta-t", "4", "--checkpoint-every", "3"]
 
@@ -91,6 +100,100 @@ def copy_run(source: Path, dest: Path, stopped: bool = False) -> Path:
         for name in ("metrics.json", "history.csv", "masks.npz"):
             (dest / name).unlink()
     return dest
+
+
+# --- damage: what the fault suites do to a run folder ----------------------------------------
+
+def edit_json(name, edit):
+    """A damage that edits JSON file ``name`` of a run folder with ``edit(data)``."""
+    def damage(run):
+        data = json.loads((run / name).read_text())
+        edit(data)
+        (run / name).write_text(json.dumps(data))
+    return damage
+
+
+def edit_checkpoint(edit):
+    """A damage that edits the checkpoint's arrays (a dict) with ``edit(arrays)``."""
+    def damage(run):
+        with np.load(run / "checkpoint.npz", allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        edit(arrays)
+        np.savez(run / "checkpoint.npz", **arrays)
+    return damage
+
+
+def truncate(name, size):
+    """A damage that cuts file ``name`` to ``size`` bytes."""
+    def damage(run):
+        with open(run / name, "r+b") as f:
+            f.truncate(size)
+    return damage
+
+
+def edit_meta(edit):
+    """An ``edit_checkpoint`` edit of the checkpoint's JSON (``edit(meta)``)."""
+    def change(arrays):
+        meta = json.loads(str(arrays["json"]))
+        edit(meta)
+        arrays["json"] = np.asarray(json.dumps(meta))
+    return change
+
+
+def fail_on_call(monkeypatch, module, name, n, error):
+    """Make ``module.name`` raise ``error`` from its ``n``-th call on."""
+    real, calls = getattr(module, name), []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) >= n:
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, failing)
+
+
+ZIP_FIELDS = {"method": (8, 10), "flags": (6, 8), "version": (4, 6)}   # local, central offsets
+TOKENIZER = b"{'descr': '<f4', 'fortran_order': False, 'shape': (8, 8), 'x\n"  # an open string
+
+
+def patch_zip(path, field: str, value: int) -> None:
+    """Set ``field`` (compression ``method``, ``flags``, ``version`` needed) of every member of
+    zip ``path``, in its local and its central header: a zip feature a reader may not support."""
+    data = bytearray(Path(path).read_bytes())
+    for signature, offset in ((b"PK\x03\x04", ZIP_FIELDS[field][0]),
+                              (b"PK\x01\x02", ZIP_FIELDS[field][1])):
+        i = data.find(signature)
+        while i >= 0:
+            struct.pack_into("<H", data, i + offset, value)
+            i = data.find(signature, i + 4)
+    Path(path).write_bytes(bytes(data))
+
+
+def bad_npy_header(path, key: str, header: bytes) -> None:
+    """Replace member ``key`` of ``.npz`` ``path`` by an ``.npy`` whose header is ``header``."""
+    with zipfile.ZipFile(path) as z:
+        members = {info.filename: z.read(info) for info in z.infolist()}
+    members[f"{key}.npy"] = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+
+
+@contextmanager
+def within(seconds: int):
+    """Fail the test (``TimeoutError``) if the body runs longer than ``seconds``: a hang is a
+    failure, not a stuck suite (SIGALRM also interrupts a blocking ``open`` of a FIFO)."""
+    def expire(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s: a hang")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def python_m(*args, env=None, **kw) -> subprocess.Popen:

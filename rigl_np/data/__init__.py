@@ -6,15 +6,18 @@ backend).
 ``load_dataset(name)`` is the one entry point; it returns a ``Dataset`` of host NumPy arrays
 (images uint8 ``(N, C, H, W)``, labels int64 ``(N,)``). Where each piece lives:
 
-| piece                                         | file             |
-|-----------------------------------------------|------------------|
-| ``Dataset``, ``DataError``, ``DataNotFoundError`` | ``dataset.py``   |
-| IDX file format (MNIST, Fashion-MNIST)        | ``idx.py``       |
-| search order, cache, safe verified download   | ``sources.py``   |
-| Fashion-MNIST and MNIST                       | ``mnist.py``     |
-| CIFAR-10 (binary version only, no pickles)    | ``cifar10.py``   |
-| a synthetic MNIST-shaped set for quick demos  | ``synthetic.py`` |
-| normalisation, epoch orders, mini-batches     | ``loader.py``    |
+| piece                                                | file             |
+|------------------------------------------------------|------------------|
+| ``Dataset``, ``DataNotFoundError``, ``DataDirError`` | ``dataset.py``   |
+| IDX file format (MNIST, Fashion-MNIST)               | ``idx.py``       |
+| search order, cache, safe verified download          | ``sources.py``   |
+| Fashion-MNIST and MNIST                              | ``mnist.py``     |
+| CIFAR-10 (binary version only, no pickles)           | ``cifar10.py``   |
+| a synthetic MNIST-shaped set for quick demos         | ``synthetic.py`` |
+| normalisation, epoch orders, mini-batches            | ``loader.py``    |
+
+Their base class ``DataError`` lives in ``rigl_np.errors`` (the command boundary gives it exit 1)
+and is importable from here too.
 
 This package is host-side: it imports NumPy directly (the trainer moves batches to the backend).
 """

@@ -5,9 +5,10 @@ A data set here is four host arrays and a little metadata, nothing lazy: images 
 trainer normalises with ``loader.normalize`` and moves mini-batches to the backend itself.
 
 Errors are part of the interface:
-- ``DataError`` (a ``ValueError``): a file is there but wrong (bad magic number, wrong dims,
-  truncated payload, labels out of range, checksum mismatch). The message names the file and what
-  to do, so a user never sees a NumPy traceback for a bad file.
+- ``DataError`` (a ``ValueError``; defined in ``rigl_np.errors`` with the other exceptions the
+  command boundary knows): a file is there but wrong (bad magic number, wrong dims, truncated
+  payload, labels out of range, checksum mismatch). The message names the file and what to do,
+  so a user never sees a NumPy traceback for a bad file.
 - ``DataNotFoundError`` (a ``DataError`` and a ``FileNotFoundError``): the data is nowhere to be
   found and could not be downloaded. The message names every place searched and how to get it,
   in its last line.
@@ -20,11 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rigl_np.errors import UsageError
-
-
-class DataError(ValueError):
-    """A data file exists but is not what it should be; the message names the file."""
+from rigl_np.errors import DataError, UsageError
 
 
 class DataNotFoundError(DataError, FileNotFoundError):

@@ -2,7 +2,8 @@
 
 Search order (docs/semantics.md "Data"), for a data set stored in folder ``FOLDER``:
 1. the ``data_dir`` given (``--data-dir``): the folder itself, then ``data_dir/FOLDER``;
-2. ``$RIGL_NP_DATA/FOLDER`` when the environment variable is set;
+2. ``$RIGL_NP_DATA/FOLDER`` when the environment variable is set (pointing at a file is an
+   error, not a place to skip);
 3. the user cache ``$XDG_CACHE_HOME/rigl_np/FOLDER`` (``~/.cache/rigl_np/FOLDER`` by default);
 4. a system folder where a distribution package puts it, if the data set has one (Fashion-MNIST:
    ``/usr/share/datasets/fashion-mnist`` from the Debian/Ubuntu package dataset-fashion-mnist).
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from rigl_np.atomic import atomic_file, lock_folder, remove_stale
 
-from .dataset import DataError
+from .dataset import DataDirError, DataError
 
 DOWNLOAD_TIMEOUT_S = 60  # seconds without data before a download gives up
 
@@ -55,6 +56,11 @@ def search_places(folder: str, data_dir=None, system_dir=None) -> list[Place]:
         data_dir = Path(data_dir).expanduser()
         places += [Place(data_dir, "--data-dir"), Place(data_dir / folder, "--data-dir")]
     env = os.environ.get("RIGL_NP_DATA")
+    if env:
+        for path in (Path(env).expanduser(), Path(env).expanduser() / folder):
+            if path.exists() and not path.is_dir():     # a mistake, not a place to skip
+                raise DataDirError(f"RIGL_NP_DATA={env}: {path} is not a folder; point "
+                                   f"RIGL_NP_DATA at the folder that holds {folder}/, or unset it")
     places.append(Place(Path(env).expanduser() / folder if env else None,
                         f"$RIGL_NP_DATA/{folder}"))
     places.append(Place(cache_root() / folder, "user cache"))

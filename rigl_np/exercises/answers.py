@@ -51,6 +51,18 @@ def as_floats(answer, shape, case: Case, what: str):
     return array
 
 
+def _one_element(answer):
+    """A one-element array (any number of dimensions) as its 0-d host array; else ``answer``.
+
+    NumPy 2 no longer lets ``float()`` read an array of one element with dimensions, but the
+    docs allow such an answer (``np.array([0.3])``, a slice ``f[:1]``).
+    """
+    if getattr(answer, "dtype", None) is not None and getattr(answer, "size", 0) == 1 \
+            and getattr(answer, "ndim", 0) > 0:
+        return backend.to_numpy(answer).reshape(())
+    return answer
+
+
 def as_number(answer, case: Case, what: str = "a float") -> float:
     """The answer as a finite Python float (a 0-d or one-element array is fine; text is not)."""
     _returned_none(answer, what, case)
@@ -58,7 +70,7 @@ def as_number(answer, case: Case, what: str = "a float") -> float:
         raise Mistake(f"your answer is the text {answer!r}; return {what}, not a string - on "
                       f"{case.describe()}", case)
     try:
-        value = float(answer)
+        value = float(_one_element(answer))
     except (TypeError, ValueError) as error:
         raise Mistake(f"your answer {answer!r} is not a number ({error}); return {what} - on "
                       f"{case.describe()}", case) from None
@@ -69,10 +81,12 @@ def as_number(answer, case: Case, what: str = "a float") -> float:
 
 
 def as_bool(answer, case: Case) -> bool:
-    """The answer as a Python bool; only ``bool`` and NumPy/CuPy booleans are accepted."""
+    """The answer as a Python bool; only ``bool`` and NumPy/CuPy booleans (0-d or one-element
+    arrays) are accepted."""
     _returned_none(answer, "True or False", case)
     if isinstance(answer, bool):
         return answer
+    answer = _one_element(answer)
     if getattr(answer, "dtype", None) is not None and answer.dtype.kind == "b" \
             and getattr(answer, "size", 0) == 1:
         return bool(answer)

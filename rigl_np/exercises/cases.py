@@ -1,17 +1,21 @@
 """The inputs the graders try, drawn afresh from a host ``Generator`` at every check.
 
-Each builder returns a list of ``Case``: a few random ones and the hard ones a function must
+Each builder yields its ``Case`` one by one (a grader stops at the first wrong answer, so the
+cases after it are never drawn): a few random ones and the hard ones a function must
 get right (RigL paper, Section 3, and the SRigL paper's constant fan-in regrowth): ties exactly
 at the k-th score, k = 0, weights that are non-zero at inactive positions, active weights that
 are exactly zero, zero gradients where some zero-gradient positions must be grown, a
 just-dropped connection with one of the top-k gradients, conv-shaped (out, in, kh, kw) weights,
-ERK layers that overflow. Every case is random in its shape and values, so a function that
-memorises an example cannot pass. Arrays are float32 (weights, gradients) and bool (masks) on
+ERK layers that overflow, and the ends of every range the signature allows (k = 0, k = all
+candidates, no candidate at all, density 1). The list of cases is fixed, so every edge case is
+in every grading run; every case is random in its shape and values, so a function that memorises
+an example cannot pass. Arrays are float32 (weights, gradients) and bool (masks) on
 the host.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 from rigl_np import backend
 from rigl_np.exercises.result import Case
@@ -77,48 +81,55 @@ def tie_cut(rng, magnitudes, descending: bool) -> int:
 
 
 def random_layer(rng, conv: bool = False):
-    """weight, mask (30-50 % active), grad; weights at inactive positions are large."""
+    """weight, mask (30-50 % active), grad; weights at inactive positions are larger than any
+    active one (|W| > 5), so ranking them too, or dropping among them, always shows."""
     shape = random_shape(rng, conv)
     n = math.prod(shape)
     mask = exact_mask(rng, shape, int(rng.integers(3 * n // 10, n // 2 + 1)))
     weight = normal(rng, shape)
-    weight[~mask] *= 10
-    negate_largest(weight, mask)
+    inactive = weight[~mask]
+    weight[~mask] = backend.array_module(weight).sign(inactive) * (5 + 10 * abs(inactive))
+    negate_largest(weight, mask)                      # inactive |W| above 5, every active one
     return weight, mask, normal(rng, shape)
 
 
 def drop_k(rng, n: int) -> int:
-    """A k in [2, n - 2] with k != n - k (so "kept" and "dropped" have different sizes)."""
-    k = int(rng.integers(2, n - 1))
-    return k - 1 if 2 * k == n else k
+    """A k in [2, n - 2] with |k - (n - k)| > 1: "kept", "dropped" and "kept, one off" all have
+    different sizes."""
+    return int(rng.choice([k for k in range(2, n - 1) if abs(2 * k - n) > 1]))
 
 
-def drop_cases(rng) -> list:
+def drop_cases(rng) -> Iterator[Case]:
     """Cases for fn(weight, mask, k) -> kept."""
-    cases = []
     weight, mask, _ = random_layer(rng)
-    cases.append(Case("random weights, larger ones at inactive positions",
-                      dict(weight=weight, mask=mask, k=drop_k(rng, int(mask.sum())))))
+    yield Case("random weights, larger ones at inactive positions",
+                      dict(weight=weight, mask=mask, k=drop_k(rng, int(mask.sum()))))
     weight, mask, _ = random_layer(rng)
     weight[mask] = quantised(rng, weight.shape)[mask]
     k = tie_cut(rng, abs(weight[mask]), descending=False)
-    cases.append(Case("ties exactly at the k-th |W|", dict(weight=weight, mask=mask, k=k)))
+    yield Case("ties exactly at the k-th |W|", dict(weight=weight, mask=mask, k=k))
     shape = (5, 8)
     mask = ~ends(shape, int(rng.integers(3, 8)), int(rng.integers(3, 8)))
     weight = zeros_outside(normal(rng, shape), mask)
     zeros = exact_mask(rng, (int(mask.sum()),), int(rng.integers(4, 8)))
     weight[mask] = zeros_outside(weight[mask], ~zeros)
-    cases.append(Case("active weights exactly 0, some kept and some dropped",
-                      dict(weight=weight, mask=mask, k=int(rng.integers(1, int(zeros.sum()))))))
+    yield Case("active weights exactly 0, some kept and some dropped",
+                      dict(weight=weight, mask=mask, k=int(rng.integers(1, int(zeros.sum())))))
     weight, mask, _ = random_layer(rng)
-    cases.append(Case("k = 0", dict(weight=weight, mask=mask, k=0)))
+    yield Case("k = 0", dict(weight=weight, mask=mask, k=0))
     weight, mask, _ = random_layer(rng)
-    cases.append(Case("k = nnz (every connection dropped)",
-                      dict(weight=weight, mask=mask, k=int(mask.sum()))))
+    yield Case("k = nnz (every connection dropped)",
+                      dict(weight=weight, mask=mask, k=int(mask.sum())))
     weight, mask, _ = random_layer(rng, conv=True)
-    cases.append(Case("a conv-shaped weight (out, in, kh, kw)",
-                      dict(weight=weight, mask=mask, k=drop_k(rng, int(mask.sum())))))
-    return cases
+    yield Case("a conv-shaped weight (out, in, kh, kw)",
+                      dict(weight=weight, mask=mask, k=drop_k(rng, int(mask.sum()))))
+    weight, _, _ = random_layer(rng)
+    mask = backend.array_module(weight).ones(weight.shape, dtype=bool)
+    yield Case("every position active (density 1)",
+                      dict(weight=weight, mask=mask, k=drop_k(rng, mask.size)))
+    weight, mask, _ = random_layer(rng)
+    yield Case("no active connection (nnz = 0, k = 0)",
+                      dict(weight=weight, mask=mask & ~mask, k=0))
 
 
 def _grow_layer(rng, conv: bool = False):
@@ -131,31 +142,34 @@ def _grow_layer(rng, conv: bool = False):
     return grad, kept
 
 
-def grow_cases(rng) -> list:
+def grow_cases(rng) -> Iterator[Case]:
     """Cases for fn(grad, kept, k) -> grown."""
-    cases = []
     grad, kept = _grow_layer(rng)
-    cases.append(Case("random gradients, larger ones at kept positions",
-                      dict(grad=grad, kept=kept, k=drop_k(rng, int((~kept).sum())))))
+    yield Case("random gradients, larger ones at kept positions",
+                      dict(grad=grad, kept=kept, k=drop_k(rng, int((~kept).sum()))))
     grad, kept = _grow_layer(rng)
     grad[~kept] = quantised(rng, grad.shape)[~kept]
     k = tie_cut(rng, abs(grad[~kept]), descending=True)
-    cases.append(Case("ties exactly at the k-th |G|", dict(grad=grad, kept=kept, k=k)))
+    yield Case("ties exactly at the k-th |G|", dict(grad=grad, kept=kept, k=k))
     grad, kept = _grow_layer(rng)
     free = int((~kept).sum())
     nonzero = exact_mask(rng, (free,), int(rng.integers(1, free // 3)))
     grad[~kept] = zeros_outside(grad[~kept], nonzero)
     k = int(nonzero.sum()) + int(rng.integers(1, free - int(nonzero.sum())))
-    cases.append(Case("zero gradients where some zero-gradient positions must be grown",
-                      dict(grad=grad, kept=kept, k=k)))
+    yield Case("zero gradients where some zero-gradient positions must be grown",
+                      dict(grad=grad, kept=kept, k=k))
     shape = (5, 8)
     kept = ends(shape, int(rng.integers(3, 10)), int(rng.integers(3, 10)))
-    cases.append(Case("all gradients 0, kept positions first and last",
+    yield Case("all gradients 0, kept positions first and last",
                       dict(grad=backend.array_module().zeros(shape, dtype="float32"), kept=kept,
-                           k=int(rng.integers(1, int((~kept).sum()))))))
+                           k=int(rng.integers(1, int((~kept).sum())))))
     grad, kept = _grow_layer(rng)
-    cases.append(Case("k = 0", dict(grad=grad, kept=kept, k=0)))
+    yield Case("k = 0", dict(grad=grad, kept=kept, k=0))
     grad, kept = _grow_layer(rng, conv=True)
-    cases.append(Case("a conv-shaped gradient (out, in, kh, kw)",
-                      dict(grad=grad, kept=kept, k=drop_k(rng, int((~kept).sum())))))
-    return cases
+    yield Case("a conv-shaped gradient (out, in, kh, kw)",
+                      dict(grad=grad, kept=kept, k=drop_k(rng, int((~kept).sum()))))
+    grad, kept = _grow_layer(rng)
+    yield Case("k = every position not kept", dict(grad=grad, kept=kept,
+                                                          k=int((~kept).sum())))
+    grad, kept = _grow_layer(rng)
+    yield Case("every position kept (k = 0)", dict(grad=grad, kept=kept | ~kept, k=0))

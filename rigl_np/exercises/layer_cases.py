@@ -3,18 +3,24 @@
 Built from the pieces of ``cases.py``, drawn afresh at every check. The hard cases of a full
 RigL update (RigL paper, Section 3 and Algorithm 1): a just-dropped connection with the largest
 |G| (it must come back), ties at the k-th |W| and |G|, zero gradients, active weights exactly 0,
-k = 0, a layer at density 1, conv-shaped weights; drop fractions whose f * nnz lies between two
-integers well away from both, so that rounding k up or to the nearest is caught. SRigL's
-regrowth (Lasby et al. 2024): rows that need 0, some or all of the fan-in, ablated rows, one row
-whose gradients beat every other row's (caught when growth crosses rows).
+k = 0, drop fractions 0 and 1, a layer at density 1, conv-shaped weights; drop fractions whose
+f * nnz lies between two integers well away from both, so that rounding k up or to the nearest
+is caught. full_update takes the same cases with a momentum buffer. SRigL's regrowth (Lasby et
+al. 2024): rows that need 0, some or all of the fan-in, ablated rows, one row whose gradients
+beat every other row's (caught when growth crosses rows), a row that keeps its first and last
+inputs and must grow zero-gradient ones (caught when kept inputs are ranked at score 0), rows
+wider than the layer is tall (caught when columns are taken as neurons), and fan_in = the whole
+row with no neuron ablated.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 from rigl_np import backend
-from rigl_np.exercises.cases import (distinct, exact_mask, negate_largest, normal, quantised,
-                                     random_layer, random_shape, tie_cut, zeros_outside)
+from rigl_np.exercises.cases import (distinct, ends, exact_mask, negate_largest, normal,
+                                     quantised, random_layer, random_shape, tie_cut,
+                                     zeros_outside)
 from rigl_np.exercises.result import Case
 from rigl_np.rigl import keep_after_drop
 
@@ -29,12 +35,15 @@ def _regrowable(weight, mask, grad) -> None:
 
     And an inactive position the second largest, negative: with k >= 2 both must be grown,
     and ranking by G instead of |G| skips the second, while excluding just-dropped connections
-    skips the first.
+    skips the first. The two largest |W| (one negative, one positive: ``negate_largest``) get
+    |G| = 0, so dropping the largest |W| and dropping the most negative W end differently.
     """
     xp = backend.array_module(weight, mask, grad)
     top = float(xp.abs(grad).max())
     grad.flat[int(xp.where(mask, xp.abs(weight), xp.inf).argmin())] = top + 2
     grad.flat[int(xp.flatnonzero(~mask)[0])] = -(top + 1)
+    largest = xp.argsort(-xp.where(mask, xp.abs(weight), -1).ravel())[:2]
+    grad.flat[largest] = 0                  # dropped by mistake, never regrown
 
 
 def _kept_only_if_k_is_floor(weight, mask, grad, k: int) -> None:
@@ -60,15 +69,12 @@ def _active_zeros(rng, weight, mask, grad, k: int) -> None:
     weight.flat[later[rng.permutation(int(later.size))[:count]]] = 0
 
 
-def rigl_update_cases(rng) -> list:
+def rigl_update_cases(rng) -> Iterator[Case]:
     """Cases for fn(weight, mask, grad, drop_fraction) -> new mask."""
-    cases = []
 
-    def add(label, weight, mask, grad, k=None, f=None):
-        n = int(mask.sum())
-        k = int(rng.integers(2, n // 2 + 1)) if k is None else k
-        f = _fraction(rng, n, k) if f is None else f
-        cases.append(Case(label, dict(weight=weight, mask=mask, grad=grad, drop_fraction=f)))
+    def case(label, weight, mask, grad, k, f=None):
+        f = _fraction(rng, int(mask.sum()), k) if f is None else f
+        return Case(label, dict(weight=weight, mask=mask, grad=grad, drop_fraction=f))
 
     first = "a just-dropped connection with the largest |G|, large weights at inactive positions"
     for label, conv in ((first, False), ("a conv-shaped layer (out, in, kh, kw)", True)):
@@ -76,7 +82,7 @@ def rigl_update_cases(rng) -> list:
         k = int(rng.integers(2, int(mask.sum()) // 2 + 1))
         _regrowable(weight, mask, grad)
         _kept_only_if_k_is_floor(weight, mask, grad, k)
-        add(label, weight, mask, grad, k)
+        yield case(label, weight, mask, grad, k)
     weight, mask, grad = random_layer(rng)
     weight[mask] = quantised(rng, weight.shape)[mask]
     grad = quantised(rng, weight.shape)
@@ -85,63 +91,44 @@ def rigl_update_cases(rng) -> list:
         ~keep_after_drop(abs(weight), mask, int(mask.sum()) - k))
     order = free[(-abs(grad.ravel()[free])).argsort(kind="stable")]
     grad.flat[order[k]] = grad.flat[order[k - 1]]                 # a tie at the k-th |G| too
-    add("ties at the k-th |W| and at the k-th |G|", weight, mask, grad, k)
+    yield case("ties at the k-th |W| and at the k-th |G|", weight, mask, grad, k)
     weight, mask, grad = random_layer(rng)
     k = int(rng.integers(3, int(mask.sum()) // 2 + 1))
     grad = zeros_outside(grad, exact_mask(rng, grad.shape, int(rng.integers(1, k))))
-    add("zero gradients where some zero-gradient positions must be grown", weight, mask, grad, k)
+    yield case("zero gradients where some zero-gradient positions must be grown", weight, mask,
+               grad, k)
     weight, mask, grad = random_layer(rng)
     k = int(rng.integers(2, int(mask.sum()) // 2 + 1))
     _active_zeros(rng, weight, mask, grad, k)
-    add("active weights exactly 0, some kept and some dropped", weight, mask, grad, k)
+    yield case("active weights exactly 0, some kept and some dropped", weight, mask, grad, k)
     weight, mask, grad = random_layer(rng)
-    add("k = 0 (f * nnz < 1)", weight, mask, grad, 0,
-        float(rng.uniform(0.1, 0.9)) / int(mask.sum()))
+    yield case("k = 0 (f * nnz < 1)", weight, mask, grad, 0,
+               float(rng.uniform(0.1, 0.9)) / int(mask.sum()))
     weight, mask, grad = random_layer(rng)
-    add("drop fraction 0", weight, mask, grad, 0, 0.0)
+    yield case("drop fraction 0", weight, mask, grad, 0, 0.0)
     weight, _, grad = random_layer(rng)
-    add("a layer at density 1", weight, backend.array_module(weight).ones(weight.shape, bool),
-        grad)
-    return cases
+    yield case("a layer at density 1", weight,
+               backend.array_module(weight).ones(weight.shape, bool), grad,
+               int(rng.integers(2, weight.size // 2 + 1)))
+    weight, mask, grad = random_layer(rng)
+    yield case("drop fraction 1 (every connection dropped, the k = nnz largest |G| grown)",
+               weight, mask, grad, int(mask.sum()), 1.0)
 
 
-def _distinct_layer(rng, conv: bool = False):
-    """weight, mask, grad, momentum with no two equal magnitudes; non-zero everywhere."""
-    shape = random_shape(rng, conv)
-    n = math.prod(shape)
-    mask = exact_mask(rng, shape, int(rng.integers(3 * n // 10, n // 2 + 1)))
-    weight, grad, momentum = distinct(rng, shape), distinct(rng, shape), distinct(rng, shape)
-    negate_largest(weight, mask)
-    _regrowable(weight, mask, grad)
-    return weight, mask, grad, momentum
-
-
-def full_update_cases(rng) -> list:
-    """Cases for fn(weight, mask, grad, momentum, drop_fraction) -> (weight, mask, momentum)."""
-    cases = []
-    layers = (("a random layer", False, 0.3), ("a large drop fraction", False, 0.6),
-              ("a conv-shaped layer (out, in, kh, kw)", True, 0.3))
-    for label, conv, share in layers:
-        weight, mask, grad, momentum = _distinct_layer(rng, conv)
-        n = int(mask.sum())
-        f = _fraction(rng, n, max(2, int(share * n)))
-        cases.append(Case(f"{label}, old values at inactive positions, a just-dropped "
-                          "connection with the largest |G|",
-                          dict(weight=weight, mask=mask, grad=grad, momentum=momentum,
-                               drop_fraction=f)))
-    weight, mask, grad, momentum = _distinct_layer(rng)
-    n = int(mask.sum())
-    f = _fraction(rng, n, max(2, n // 4))
-    _active_zeros(rng, weight, mask, grad, math.floor(f * n))
-    cases.append(Case("active weights exactly 0, some kept and some dropped",
-                      dict(weight=weight, mask=mask, grad=grad, momentum=momentum,
-                           drop_fraction=f)))
-    weight, mask, grad, momentum = _distinct_layer(rng)
-    cases.append(Case("k = 0 on a layer re-masked after its last step",
+def full_update_cases(rng) -> Iterator[Case]:
+    """Cases for fn(weight, mask, grad, momentum, drop_fraction) -> (weight, mask, momentum):
+    every case of ``rigl_update_cases`` with a momentum buffer (non-zero everywhere, old values
+    at inactive positions), and k = 0 on a layer re-masked after its last step."""
+    for case in rigl_update_cases(rng):
+        weight, mask, grad, f = case.args.values()
+        yield Case(case.label, dict(weight=weight, mask=mask, grad=grad,
+                                           momentum=distinct(rng, mask.shape), drop_fraction=f))
+    weight, mask, grad = random_layer(rng)
+    momentum = distinct(rng, mask.shape)
+    yield Case("k = 0 on a layer re-masked after its last step",
                       dict(weight=zeros_outside(weight, mask), mask=mask, grad=grad,
                            momentum=zeros_outside(momentum, mask),
-                           drop_fraction=float(rng.uniform(0.1, 0.9)) / int(mask.sum()))))
-    return cases
+                           drop_fraction=float(rng.uniform(0.1, 0.9)) / int(mask.sum())))
 
 
 def _srigl_layer(rng, conv: bool = False):
@@ -151,8 +138,9 @@ def _srigl_layer(rng, conv: bool = False):
     gradients above every other row's.
     """
     xp = backend.array_module()
-    n_out = int(rng.integers(5, 9))
-    shape = (n_out, int(rng.integers(2, 4)), 3, 3) if conv else (n_out, int(rng.integers(8, 13)))
+    n_out = int(rng.integers(6, 10))
+    width = int(rng.integers(10, 14))                              # wider than n_out
+    shape = (n_out, int(rng.integers(2, 4)), 3, 3) if conv else (n_out, width)
     width = math.prod(shape[1:])                                   # the dense fan-in
     fan_in = int(rng.integers(3, width - 2))
     ablated = exact_mask(rng, (n_out,), int(rng.integers(1, 3)))
@@ -169,23 +157,36 @@ def _srigl_layer(rng, conv: bool = False):
     return grad, kept, ablated, fan_in, survivors, shape
 
 
-def srigl_cases(rng) -> list:
+def srigl_cases(rng) -> Iterator[Case]:
     """Cases for fn(grad, kept, ablated, fan_in) -> grown."""
-    cases = []
     for label, conv in (("random rows, one neuron's gradients above all others'", False),
                         ("a conv-shaped layer (out, in, kh, kw)", True)):
         grad, kept, ablated, fan_in, _, shape = _srigl_layer(rng, conv)
-        cases.append(Case(label + ", ablated neurons with large gradients",
+        yield Case(label + ", ablated neurons with large gradients",
                           dict(grad=grad.reshape(shape), kept=kept.reshape(shape),
-                               ablated=ablated, fan_in=fan_in)))
+                               ablated=ablated, fan_in=fan_in))
     grad, kept, ablated, fan_in, survivors, shape = _srigl_layer(rng)
+    xp = backend.array_module(kept)
     row = survivors[2]                                             # needs exactly 1
     grad[row] = quantised(rng, grad[row].shape)
     need = fan_in - int(kept[row].sum())
-    free = backend.array_module(kept).flatnonzero(~kept[row])
+    free = xp.flatnonzero(~kept[row])
     order = free[(-abs(grad[row, free])).argsort(kind="stable")]
     grad[row, order[need]] = grad[row, order[need - 1]]            # a tie at the row's cut
     grad[survivors[0]] = 0                                         # all zero, needs fan_in
-    cases.append(Case("ties at a row's cut, and a row of zero gradients that must grow",
-                      dict(grad=grad, kept=kept, ablated=ablated, fan_in=fan_in)))
-    return cases
+    row = survivors[3]                 # keeps its first and last input, grows zero-gradient ones
+    kept[row] = ends((kept.shape[1],), 1, 1)
+    grad[row] = 0
+    yield Case("ties at a row's cut, a row of zero gradients that must grow, and one "
+                      "that keeps its first and last inputs and must grow zero-gradient ones",
+                      dict(grad=grad, kept=kept, ablated=ablated, fan_in=fan_in))
+    n_out = int(rng.integers(4, 8))
+    width = n_out + int(rng.integers(1, 4))                        # wider than tall
+    kept = xp.stack([exact_mask(rng, (width,), int(c)) for c in rng.integers(0, width + 1,
+                                                                             size=n_out)])
+    kept[0], kept[1] = False, True                                 # needs all, needs none
+    grad = normal(rng, (n_out, width))
+    grad[kept] *= 10
+    yield Case("fan_in = the whole row, no neuron ablated",
+                      dict(grad=grad, kept=kept, ablated=xp.zeros(n_out, dtype=bool),
+                           fan_in=width))

@@ -9,7 +9,10 @@ the same update are not new and keep both (docs/semantics.md "The RigL update", 
 - full_update: fn(weight, mask, grad, momentum, drop_fraction)
   -> (new_weight, new_mask, new_momentum), both arrays 0 outside the new mask (W <- W * M).
 The mask is judged by ``judge.update_problem`` (any choice among equal scores passes); the
-weights and momenta are compared with ``rigl_np.rigl.apply_update`` driving ``rigl_np.optim.SGD``.
+weights and momenta are then judged on the student's own mask, as ``rigl_np verify`` does: a
+connection in both the old and the new mask keeps its weight and momentum (kept, or dropped and
+grown back), a new one starts at 0 for both, and every position outside the new mask holds 0.
+So a drop or a growth that breaks ties the other way is judged by what it chose.
 """
 from __future__ import annotations
 
@@ -19,13 +22,49 @@ from rigl_np import backend
 from rigl_np.exercises import layer_cases
 from rigl_np.exercises.answers import as_floats, as_mask, as_tuple
 from rigl_np.exercises.judge import update_problem
-from rigl_np.exercises.result import grade
+from rigl_np.exercises.result import grade, named, reworded
 from rigl_np.exercises.selection import RANKED_INACTIVE
-from rigl_np.optim import SGD
-from rigl_np.rigl import apply_update, rigl_update
+from rigl_np.rigl import keep_after_drop, rigl_update, select_top_k
 
-JUST_DROPPED = ("just-dropped connections must be allowed to come back: grow among every "
-                "position not kept by the drop step, the ones you just dropped included")
+CATALOGUE = {  # the mistakes the rigl_update grader (and full_update's mask) names
+    "just_dropped": "just-dropped connections must be allowed to come back: grow among every "
+                    "position not kept by the drop step, the ones you just dropped included",
+    "ranked_inactive": RANKED_INACTIVE,
+    "abs_w": "you ranked W, not |W|, to drop: a large negative weight is a strong connection",
+    "abs_g": "you ranked G, not |G|, to grow: a large negative gradient is as strong a signal",
+    "dropped_largest": "you dropped the largest |W|: drop removes the k smallest",
+    "grew_smallest": "you grew the smallest |G|: grow takes the k largest",
+    "rounded": "k = floor(f * nnz) = {k}: you rounded f * nnz = {fn:.2f} up to {up}",
+    "layer_size": "k counts the active connections: floor(f * nnz) = {k}, not f times the "
+                  "layer size ({by_size})",
+    "no_growth": "you dropped k connections but grew none back: grow k",
+    "no_drop": "you grew k connections but dropped none: drop the k smallest |W| first",
+    "grew_kept": "you grew among every position, kept ones included, so fewer than k "
+                 "connections are new: grow among the positions the drop did not keep",
+    "only_grown": "you returned only the k grown connections: the new mask is kept | grown",
+    "k_zero": "with k = floor(f * nnz) = 0 nothing changes: return the mask unchanged",
+}
+PARAMETERS = {  # the mistakes full_update names in the new weight and momentum
+    "zero_init": "new connections must start at weight 0{old}",
+    "reset": "reset the momentum of new connections to 0{old}",
+    "regrown": "connections dropped and grown back in the same update keep their weight and "
+               "momentum: they are not new (your {what} there changed)",
+    "kept": "kept connections keep their {what} unchanged",
+    "dropped": "dropped connections must hold 0 in the {what} (W <- W * M, momentum <- "
+               "momentum * M)",
+    "inactive": "positions inactive before and after the update must hold 0 in the {what} "
+                "(W <- W * M, momentum <- momentum * M)",
+}
+
+
+def _alternatives(new_mask, w, g, mask, k: int):
+    """(key, matches) for the shapes a wrong mask takes that the judge cannot describe."""
+    xp = backend.array_module(new_mask, w, g)
+    n = int(mask.sum())
+    kept = keep_after_drop(w, mask, n - k)                       # rigl_np's ties
+    everywhere = xp.ones(mask.shape, dtype=bool)
+    yield "grew_kept", xp.array_equal(new_mask, kept | select_top_k(g, everywhere, k))
+    yield "only_grown", xp.array_equal(new_mask, select_top_k(g, ~kept, k))
 
 
 def mask_mistake(weight, mask, grad, drop_fraction: float, new_mask):
@@ -38,29 +77,24 @@ def mask_mistake(weight, mask, grad, drop_fraction: float, new_mask):
     if problem is None:
         return None
     if k == 0:
-        return "with k = floor(f * nnz) = 0 nothing changes: return the mask unchanged"
+        return named(CATALOGUE, "k_zero")
+    for key, matches in _alternatives(new_mask, w, g, mask, k):
+        if matches:
+            return named(CATALOGUE, key)
     everywhere = xp.ones(mask.shape, dtype=bool)
     up = math.ceil(drop_fraction * n)
     by_size = min(math.floor(drop_fraction * mask.size), n)      # at most every connection
-    for message, args in [
-            (JUST_DROPPED, (w, mask, n - k, g, k, mask)),
-            (RANKED_INACTIVE, (w, everywhere, n - k, g, k)),
-            (RANKED_INACTIVE, (w * mask, everywhere, n - k, g, k)),
-            ("you ranked W, not |W|, to drop: a large negative weight is a strong connection",
-             (weight, mask, n - k, g, k)),
-            ("you ranked G, not |G|, to grow: a large negative gradient is as strong a signal",
-             (w, mask, n - k, grad, k)),
-            ("you dropped the largest |W|: drop removes the k smallest", (-w, mask, n - k, g, k)),
-            ("you grew the smallest |G|: grow takes the k largest", (w, mask, n - k, -g, k)),
-            (f"k = floor(f * nnz) = {k}: you rounded f * nnz = {drop_fraction * n:.2f} up to {up}",
-             (w, mask, n - up, g, up)),
-            (f"k counts the active connections: floor(f * nnz) = {k}, not f times the layer "
-             f"size ({by_size})", (w, mask, n - by_size, g, by_size)),
-            ("you dropped k connections but grew none back: grow k", (w, mask, n - k, g, 0)),
-            ("you grew k connections but dropped none: drop the k smallest |W| first",
-             (w, mask, n, g, k))]:
+    for key, args in [
+            ("just_dropped", (w, mask, n - k, g, k, mask)),
+            ("ranked_inactive", (w, everywhere, n - k, g, k)),
+            ("ranked_inactive", (w * mask, everywhere, n - k, g, k)),
+            ("abs_w", (weight, mask, n - k, g, k)), ("abs_g", (w, mask, n - k, grad, k)),
+            ("dropped_largest", (-w, mask, n - k, g, k)),
+            ("grew_smallest", (w, mask, n - k, -g, k)), ("rounded", (w, mask, n - up, g, up)),
+            ("layer_size", (w, mask, n - by_size, g, by_size)),
+            ("no_growth", (w, mask, n - k, g, 0)), ("no_drop", (w, mask, n, g, k))]:
         if update_problem(new_mask, *args) is None:
-            return message
+            return named(CATALOGUE, key, k=k, fn=drop_fraction * n, up=up, by_size=by_size)
     if problem.kind == "count":
         return (f"your new mask has {problem.count} active connections; an update keeps "
                 f"nnz = {n} (it drops k = floor(f * nnz) = {k} and grows k)")
@@ -87,28 +121,27 @@ def grade_rigl_update(fn, rng) -> str:
     return grade(fn, layer_cases.rigl_update_cases(rng), _rigl_update_mistake, _rigl_update_same)
 
 
-def _library_update(weight, mask, grad, momentum, drop_fraction):
-    """rigl_update, then apply_update with an SGD whose momentum buffer is ``momentum``."""
-    result = rigl_update(weight, mask, grad, drop_fraction)
-    params, masks = {"w": weight.copy()}, {"w": mask.copy()}
-    optimizer = SGD(params, lr=0.1, momentum=0.9)
-    optimizer.state["w"]["momentum"][...] = momentum
-    apply_update(params, masks, "w", result, optimizer)
-    return result, params["w"], optimizer.state["w"]["momentum"]
+def _kinds(weight, mask, new_mask, k: int):
+    """(kind, where) for the student's own new mask: new, kept, possibly dropped and grown
+    back (in both masks, but |W| low enough to be dropped), dropped, inactive before and
+    after."""
+    xp = backend.array_module(weight, mask, new_mask)
+    n = int(mask.sum())
+    w = xp.abs(weight)
+    # A connection in both masks may have been dropped and grown back when its |W| is not
+    # above the (nnz - k)-th largest |W|: a drop could have chosen it.
+    threshold = w[keep_after_drop(w, mask, n - k)].min() if k < n else xp.inf
+    droppable = (w <= threshold) if k else xp.zeros(mask.shape, dtype=bool)
+    both = mask & new_mask
+    return [("new", new_mask & ~mask), ("kept", both & ~droppable), ("regrown", both & droppable),
+            ("dropped", mask & ~new_mask), ("inactive", ~mask & ~new_mask)]
 
 
-def _parameter_rule(kind: str, what: str, kept_old: bool) -> str:
-    """What the ``what`` ("weight" or "momentum") of a ``kind`` of connection must be."""
+def _parameter_mistake(kind: str, what: str, kept_old: bool):
+    old = f": yours kept the old {what} stored there" if kept_old else ""
     if kind == "new":
-        rule = ("new connections must start at weight 0" if what == "weight"
-                else "reset the momentum of new connections to 0")
-        return rule + (f": yours kept the old {what} stored there" if kept_old else "")
-    masked = f"must hold 0 in the {what} (W <- W * M, momentum <- momentum * M)"
-    return {"regrown": "connections dropped and grown back in the same update keep their "
-                       f"weight and momentum: they are not new (your {what} there changed)",
-            "kept": f"kept connections keep their {what} unchanged",
-            "dropped": f"dropped connections {masked}",
-            "inactive": f"positions inactive before and after the update {masked}"}[kind]
+        return named(PARAMETERS, "zero_init" if what == "weight" else "reset", old=old)
+    return named(PARAMETERS, kind, what=what)
 
 
 def _full_update_mistake(case, answer):
@@ -119,23 +152,23 @@ def _full_update_mistake(case, answer):
     new_mask = as_mask(new_mask, mask.shape, case, "new_mask (the second item)")
     message = mask_mistake(weight, mask, grad, f, new_mask)
     if message is not None:
-        return f"the new mask: {message}"
-    result, expected_weight, expected_momentum = _library_update(weight, mask, grad, momentum, f)
+        return reworded(f"the new mask: {message}", message)
+    both = mask & new_mask
     got = {"weight": (as_floats(new_weight, mask.shape, case, "new_weight (the first item)"),
-                      weight, expected_weight),
+                      weight, xp.where(both, weight, 0)),
            "momentum": (as_floats(new_momentum, mask.shape, case,
-                                  "new_momentum (the third item)"), momentum, expected_momentum)}
-    regrown = result.regrown_same
-    kinds = [("new", result.new), ("regrown", regrown), ("kept", mask & result.mask & ~regrown),
-             ("dropped", result.dropped & ~result.grown), ("inactive", ~mask & ~result.mask)]
-    for kind, where in kinds:
-        for what, (answer_, old, expected) in got.items():
-            if xp.allclose(answer_[where], expected[where], rtol=1e-6, atol=1e-7):
+                                  "new_momentum (the third item)"), momentum,
+                        xp.where(both, momentum, 0))}
+    wrong = {what: ~xp.isclose(answer_, expected, rtol=1e-6, atol=1e-7)
+             for what, (answer_, _, expected) in got.items()}
+    for kind, where in _kinds(weight, mask, new_mask, math.floor(f * int(mask.sum()))):
+        for what, (answer_, old, _) in got.items():
+            if not (wrong[what] & where).any():
                 continue
-            at = tuple(int(i) for i in xp.argwhere(where & ~xp.isclose(
-                answer_, expected, rtol=1e-6, atol=1e-7))[0])
+            at = tuple(int(i) for i in xp.argwhere(where & wrong[what])[0])
             kept_old = bool(xp.allclose(answer_[where], old[where]))
-            return f"{_parameter_rule(kind, what, kept_old)} (at {at})"
+            message = _parameter_mistake(kind, what, kept_old)
+            return reworded(f"{message} (at {at})", message)
     return None
 
 

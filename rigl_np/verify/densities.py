@@ -44,10 +44,15 @@ def _read(archive):
     shapes, theirs = {}, {}
     for key in archive.keys():
         if key.startswith("shape/"):
+            if key == "shape/":
+                raise archive.fail(key, "names no layer; write shape/<layer> for each layer")
             a = ff.numeric_array(archive, key)
-            if a.ndim != 1 or a.dtype.kind not in "iu" or (a < 1).any():
+            if a.ndim != 1 or a.size == 0 or a.dtype.kind not in "iu" or (a < 1).any():
                 raise archive.fail(key, "must be a 1-D array of positive integers (a shape)")
             shape = tuple(int(v) for v in a)
+            if layout == "in_out" and len(shape) not in (2, 4):
+                raise archive.fail(key, f"is {shape}: layout in_out is defined for (in, out) "
+                                   "and (kh, kw, in, out) weights only")
             if layout == "in_out":                    # back to (out, in[, kh, kw])
                 shape = shape[::-1] if len(shape) == 2 else (shape[3], shape[2], shape[0], shape[1])
             shapes[key[len("shape/"):]] = shape

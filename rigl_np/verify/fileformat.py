@@ -10,8 +10,10 @@ or decompressed, then its data with ``allow_pickle=False``. So:
 - a member whose header declares more bytes than the member holds, or than the machine has
   memory available, is refused before reading.
 
-Every problem is an ``InputError`` with one line saying what is wrong and what to do; ``verify``
-turns it into exit code 2. Scalar readers (``scalar_float`` and friends) check the kind of
+The file is opened once, and only if it is a regular file (``rigl_np.reading.open_regular``: a
+FIFO cannot hang verify). Every problem is an ``InputError`` with one line saying what is wrong
+and what to do; ``Archive.reading`` is the one place that turns what the zip and ``.npy`` readers
+raise on a damaged or unsupported file into one. ``verify`` turns it into exit code 2. Scalar readers (``scalar_float`` and friends) check the kind of
 value a key must hold.
 """
 from __future__ import annotations
@@ -22,6 +24,8 @@ import zipfile
 
 import numpy as np
 from numpy.lib import format as npy_format
+
+from rigl_np.reading import damaged, open_regular
 
 NPY_MAGIC = b"\x93NUMPY"
 
@@ -66,28 +70,39 @@ class Archive:
         self.path = str(path)
         self.memory_limit = available_memory() if memory_limit is None else memory_limit
         try:
-            with open(self.path, "rb") as f:
-                head = f.read(64)
+            self._file = open_regular(self.path, "give an .npz file", InputError)
         except OSError as e:
             raise InputError(f"{self.path}: cannot be read ({e.strerror or e})") from None
-        if not zipfile.is_zipfile(self.path):
-            raise InputError(f"{self.path}: {_sniff(self.path, head)}")
         try:
-            self._zip = zipfile.ZipFile(self.path)
-        except (zipfile.BadZipFile, OSError, ValueError) as e:
-            raise InputError(f"{self.path}: a damaged zip archive ({e}); write it again") from None
-        self._members = {info.filename[:-4]: info for info in self._zip.infolist()
-                         if info.filename.endswith(".npy")}
+            with self.reading():
+                head = self._file.read(64)
+                if not zipfile.is_zipfile(self._file):
+                    raise InputError(f"{self.path}: {_sniff(self.path, head)}")
+                self._zip = zipfile.ZipFile(self._file)
+            self._members = {info.filename[:-4]: info for info in self._zip.infolist()
+                             if info.filename.endswith(".npy")}
+        except BaseException:
+            self._file.close()
+            raise
         if not self._members:
-            self._zip.close()
+            self.__exit__()
             raise InputError(f"{self.path}: a zip archive with no .npy members; write the arrays "
                              "with numpy.savez or rigl_np.verify.save_update")
+
+    def reading(self, key=None):
+        """The one place where what reading the zip raises (a damaged archive, a compression
+        method or zip version nobody here reads, an encrypted member, an ``.npy`` header the
+        tokenizer cannot parse) becomes an ``InputError`` naming the file (and key)."""
+        where = self.path if key is None else f"{self.path}: key {key!r}"
+        return damaged(where, "write it again with numpy.savez or rigl_np.verify.save_update "
+                       "(no compression other than deflate, no encryption)", InputError)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self._zip.close()
+        self._file.close()
 
     def keys(self) -> list:
         """Every key, in the order the archive stores them (numpy.savez keeps the call's order)."""
@@ -102,7 +117,7 @@ class Archive:
     def header(self, key):
         """(shape, dtype) of ``key`` from its .npy header alone; checks it can be read safely."""
         info = self._members[key]
-        try:
+        with self.reading(key):
             with self._zip.open(info) as f:
                 version = npy_format.read_magic(f)
                 if version == (1, 0):
@@ -110,8 +125,6 @@ class Archive:
                 else:
                     shape, fortran, dtype = npy_format.read_array_header_2_0(f)
                 offset = f.tell()
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-            raise self.fail(key, f"is not a readable .npy array ({e})") from None
         if dtype.hasobject:
             raise self.fail(key, "holds Python objects (a pickle); save plain numeric, bool or "
                              "string arrays (numpy.asarray of your tensor)")
@@ -131,11 +144,9 @@ class Archive:
         if key not in self._members:
             raise InputError(f"{self.path}: missing key {key!r}")
         self.header(key)
-        try:
+        with self.reading(key):
             with self._zip.open(self._members[key]) as f:
                 return npy_format.read_array(f, allow_pickle=False)
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-            raise self.fail(key, f"cannot be read ({e}); write the file again") from None
 
 
 def scalar(archive: Archive, key: str, kinds: str, what: str):
@@ -155,13 +166,14 @@ def scalar_float(archive: Archive, key: str, low: float, high: float) -> float:
     return value
 
 
-def scalar_int(archive: Archive, key: str, low: int = 0) -> int:
-    """An integer scalar (an integral float is accepted) of at least ``low``."""
+def scalar_int(archive: Archive, key: str, low: int, high: int) -> int:
+    """An integer scalar (an integral float is accepted) in [low, high]: every count read from
+    a file is bounded before anything is sized or looped by it."""
     value = scalar(archive, key, "biuf", "an integer")
     if isinstance(value, float) and not value.is_integer():
         raise archive.fail(key, f"must be an integer, got {value!r}")
-    if int(value) < low:
-        raise archive.fail(key, f"must be at least {low}, got {int(value)}")
+    if not low <= int(value) <= high:
+        raise archive.fail(key, f"must lie in [{low:,}, {high:,}], got {int(value):,}")
     return int(value)
 
 

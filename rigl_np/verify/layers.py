@@ -86,7 +86,7 @@ def split_key(name: str, leaves=None):
 def file_kind(archive: ff.Archive) -> str:
     """The ``kind`` of a file (update, densities, schedule), after checking its format version."""
     if "format_version" in archive:
-        version = ff.scalar_int(archive, "format_version", 1)
+        version = ff.scalar_int(archive, "format_version", 1, 10**9)
         if version > FORMAT_VERSION:
             raise ff.InputError(f"{archive.path}: format_version {version} is newer than this "
                                 f"rigl_np reads ({FORMAT_VERSION}); update rigl_np")
@@ -175,12 +175,9 @@ def load_problem(archive: ff.Archive, layer, keys: dict, defaults: dict,
             target = p.state if group == "state" else p.new_state
             target[slot] = canon(ff.numeric_array(archive, name, shape))
     if "step" in keys:
-        p.step = ff.scalar_int(archive, keys["step"], 0)
+        p.step = ff.scalar_int(archive, keys["step"], 0, 2**63 - 1)
     if "budget" in keys:
-        p.budget = ff.scalar_int(archive, keys["budget"], 0)
-        if p.budget > weight.size:
-            raise ff.InputError(f"{archive.path}{where}: budget {p.budget} exceeds the layer's "
-                                f"{weight.size} weights")
+        p.budget = ff.scalar_int(archive, keys["budget"], 0, weight.size)
     problem = p.family.check(p)
     if problem:
         raise ff.InputError(f"{archive.path}{where}: {method} {problem}")

@@ -1,6 +1,7 @@
 """``python -m rigl_np verify PATH [PATH ...] [--json] [convention options]``, end to end.
 
-1. Collect the files: each PATH is an ``.npz`` or a folder (every ``.npz`` below it, sorted).
+1. Collect the files: each PATH is an ``.npz`` or a folder (every ``.npz`` below it, sorted);
+   a folder holding a vector set (``vectors.json``) must hold every vector it lists.
 2. Check each file: an update file layer by layer (``layers.problems`` -> ``classify``), a
    densities or schedule file as a whole (``densities.py``, ``schedule.py``).
 3. Accept each result under the conventions the user selected and print the text lines or the
@@ -18,7 +19,7 @@ import itertools
 import sys
 from pathlib import Path
 
-from rigl_np.verify import densities, report, schedule
+from rigl_np.verify import densities, report, schedule, vectors
 from rigl_np.verify.classify import classify
 from rigl_np.verify.conventions import CAUSES, SWITCHES
 from rigl_np.verify.fileformat import Archive, InputError
@@ -66,6 +67,13 @@ def collect(paths) -> tuple:
             found = sorted(p for p in path.rglob("*.npz") if p.is_file())
             if not found:
                 errors.append((name, f"{name}: a folder with no .npz files below it", 2))
+            for manifest in sorted(path.rglob(vectors.MANIFEST)):    # a vector set: all of it
+                try:
+                    gone = vectors.missing(manifest.parent)
+                except InputError as e:
+                    gone = str(e)
+                if gone:
+                    errors.append((str(manifest), gone, 2))
             files += [str(p) for p in found]
         elif path.exists():
             files.append(name)

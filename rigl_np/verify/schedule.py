@@ -24,23 +24,24 @@ from rigl_np.verify.conventions import option_text
 from rigl_np.verify.report import Result, accept
 
 TOLERANCE = 1e-6          # drop fractions agree within this (float32 files)
+MAX_STEPS = 10**12        # a bound for every step count read from a file
+MAX_UPDATES = 10**6       # the most updates one schedule file may ask verify to compute
 DEFAULTS = {"first_update": "delta", "count_update_batches": "yes", "t_end": "exclusive"}
 
 
 def expected(alpha, delta_t, t_end, total, schedule, first_update="delta",
              count_update_batches="yes", end="exclusive") -> list:
     """``[(t, f)]``: the counter values that update, and their drop fractions, over ``total``
-    batches under the given conventions (the defaults are rigl_np's)."""
-    t = 0 if first_update == "zero" else 1
-    out, last = [], None
-    for _ in range(total):
-        within = t < t_end or (end == "inclusive" and t == t_end)
-        if t % delta_t == 0 and within and t != last:
-            out.append((t, drop_fraction(t, alpha, t_end, schedule)))
-            last = t
-            if count_update_batches == "no":
-                continue                              # the update batch leaves the counter alone
-        t += 1
+    batches under the given conventions (the defaults are rigl_np's). One step per update, not
+    per batch: the counter starts at t0 (0 or 1) and the update at t happens at batch
+    (t - t0) + (the updates before it, when an update batch does not advance the counter)."""
+    t0 = 0 if first_update == "zero" else 1
+    last = t_end if end == "inclusive" else t_end - 1        # the last t that may update
+    out = []
+    for t in range(-(-t0 // delta_t) * delta_t, last + 1, delta_t):
+        if (t - t0) + (len(out) if count_update_batches == "no" else 0) >= total:
+            break
+        out.append((t, drop_fraction(t, alpha, t_end, schedule)))
     return out
 
 
@@ -55,11 +56,15 @@ def _read(archive):
         raise ff.InputError(f"{archive.path}: steps must be a 1-D integer array and "
                             "drop_fractions a float array of the same length")
     cfg = dict(alpha=ff.scalar_float(archive, "alpha", 0.0, 1.0),
-               delta_t=ff.scalar_int(archive, "delta_t", 1),
-               t_end=ff.scalar_int(archive, "t_end", 1),
-               total=ff.scalar_int(archive, "total_steps", 1),
+               delta_t=ff.scalar_int(archive, "delta_t", 1, MAX_STEPS),
+               t_end=ff.scalar_int(archive, "t_end", 1, MAX_STEPS),
+               total=ff.scalar_int(archive, "total_steps", 1, MAX_STEPS),
                schedule=(str(ff.scalar(archive, "schedule", "US", "a string"))
                          if "schedule" in archive else "cosine"))
+    if cfg["t_end"] // cfg["delta_t"] > MAX_UPDATES:
+        raise ff.InputError(f"{archive.path}: t_end {cfg['t_end']:,} / delta_t "
+                            f"{cfg['delta_t']:,} is more than the {MAX_UPDATES:,} updates verify "
+                            "checks in one file; check a shorter stretch of the schedule")
     try:
         drop_fraction(0, cfg["alpha"], cfg["t_end"], cfg["schedule"])
     except ValueError as e:

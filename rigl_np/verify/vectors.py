@@ -4,8 +4,10 @@ right, with rigl_np's answers under each convention.
 Each vector is one single-layer update file (the keys of ``schema.UPDATE_KEYS``) holding the
 inputs, rigl_np's answer as ``new_mask`` and ``new_weight`` (so ``verify OUT_DIR`` passes as it
 is), and under ``answer/<switch>=<choice>/new_mask`` (and ``.../new_weight``) the answer under
-each other convention that changes it. ``OUT_DIR/vectors.json`` lists what each vector tests.
-Another project runs its own update on each file's inputs, writes its ``new_mask`` (and
+each other convention that changes it. ``OUT_DIR/vectors.json`` lists what each vector tests; it
+is also the set's manifest: ``verify`` on a folder that holds it refuses the set (exit 2) if a
+listed vector is missing. The folder is written whole or not at all (a temporary folder beside
+it, renamed onto it). Another project runs its own update on each file's inputs, writes its ``new_mask`` (and
 ``new_weight``, state) over ours with ``save_update``, and runs ``verify`` in its CI.
 
 The cases (RigL paper Section 3 and docs/semantics.md "The RigL update", "SRigL"): ties at both
@@ -17,21 +19,24 @@ must not be. Every array comes from a fixed seed: the files are the same on ever
 from __future__ import annotations
 
 import json
-import sys
 import math
 from pathlib import Path
 
 import numpy as np
 
-from rigl_np.atomic import atomic_write_bytes
+from rigl_np.atomic import atomic_folder, atomic_write_bytes
+from rigl_np.errors import UsageError
 from rigl_np.methods import SET, SRigL
+from rigl_np.reading import damaged, is_regular, open_regular
 from rigl_np.verify import families
 from rigl_np.verify.conventions import Convention, Trial, drop_counts
+from rigl_np.verify.fileformat import InputError
 from rigl_np.verify.layers import Problem, grow_score
 from rigl_np.verify.layout import to_layout
 from rigl_np.verify.save import save_update
 from rigl_np.verify.schema import DEFAULT_METHOD
 
+MANIFEST = "vectors.json"          # what each vector tests, and the list verify checks is whole
 ALTERNATIVES = (("k_rounding", "round"), ("k_rounding", "ceil"), ("grow_count", "refill"),
                 ("drop_candidates", "all"), ("regrow_dropped", "no"), ("layout", "in_out"),
                 ("fan_in", "keep"), ("ablation", "always"), ("ablation", "never"))
@@ -158,57 +163,69 @@ def answers(inputs) -> dict:
     return found
 
 
-def write(out_dir) -> list:
-    """Write every vector and ``vectors.json`` into ``out_dir``; returns the file paths."""
+def write(out_dir, overwrite: bool = False) -> list:
+    """Write every vector and ``vectors.json`` into ``out_dir``, whole or not at all: into a
+    temporary folder beside it that then becomes ``out_dir`` (``atomic.atomic_folder``), so a
+    full disk or a kill leaves the folder as it was. Returns the paths the files have."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     index, paths = [], []
-    for number, (name, hard, inputs) in enumerate(cases()):
-        found = answers(inputs)
-        layout = inputs.get("layout", "out_in")
+    with atomic_folder(out_dir, overwrite=overwrite) as tmp:
+        for number, (name, hard, inputs) in enumerate(cases()):
+            found = answers(inputs)
+            layout = inputs.get("layout", "out_in")
 
-        def stored(a):
-            return np.ascontiguousarray(to_layout(a, layout))
+            def stored(a):
+                return np.ascontiguousarray(to_layout(a, layout))
 
-        arrays = {k: (stored(v) if isinstance(v, np.ndarray) else v)
-                  for k, v in inputs.items() if k != "layout"}
-        for label, (mask, weight) in found.items():
-            prefix = "" if label == "default" else f"answer/{label}/"
-            arrays[f"{prefix}new_mask"] = stored(mask)
-            arrays[f"{prefix}new_weight"] = stored(weight)
-        path = out_dir / f"{number:02d}_{name}.npz"
-        save_update(path, layout=layout, **arrays)
-        paths.append(path)
-        index.append({"file": path.name, "case": name, "what_is_hard": hard,
-                      "answers": sorted(found)})
-    atomic_write_bytes(out_dir / "vectors.json", json.dumps({
-        "how_to_use": "run your update on each file's inputs (weight, mask, grad or grow_score, "
-                      "drop_fraction, and budget/ablate for srigl), write your new_mask and "
-                      "new_weight over ours with rigl_np.verify.save_update, then run python -m "
-                      "rigl_np verify on the folder; answer/<switch>=<choice>/ holds the answer "
-                      "under that convention",
-        "vectors": index}, indent=1).encode())
+            arrays = {k: (stored(v) if isinstance(v, np.ndarray) else v)
+                      for k, v in inputs.items() if k != "layout"}
+            for label, (mask, weight) in found.items():
+                prefix = "" if label == "default" else f"answer/{label}/"
+                arrays[f"{prefix}new_mask"] = stored(mask)
+                arrays[f"{prefix}new_weight"] = stored(weight)
+            filename = f"{number:02d}_{name}.npz"
+            save_update(tmp / filename, layout=layout, **arrays)
+            paths.append(out_dir / filename)
+            index.append({"file": filename, "case": name, "what_is_hard": hard,
+                          "answers": sorted(found)})
+        atomic_write_bytes(tmp / MANIFEST, json.dumps({
+            "how_to_use": "run your update on each file's inputs (weight, mask, grad or "
+                          "grow_score, drop_fraction, and budget/ablate for srigl), write your "
+                          "new_mask and new_weight over ours with rigl_np.verify.save_update, "
+                          "then run python -m rigl_np verify on the folder; "
+                          "answer/<switch>=<choice>/ holds the answer under that convention",
+            "count": len(index), "vectors": index}, indent=1).encode())
     return paths
 
 
+def missing(folder) -> str | None:
+    """What a vector set in ``folder`` (it holds ``vectors.json``) lacks, or None: verify never
+    passes a set of which some vectors are missing (a copy cut short, files deleted)."""
+    path = Path(folder) / MANIFEST
+    with open_regular(path, "write the set again with python -m rigl_np vectors", InputError) \
+            as f, damaged(path, "write the set again with python -m rigl_np vectors", InputError):
+        listed = [v["file"] for v in json.loads(f.read(1 << 22).decode("utf-8"))["vectors"]]
+        if not all(isinstance(name, str) and name == Path(name).name for name in listed):
+            raise ValueError("a file name in it is not a plain name")
+    gone = [name for name in listed if not is_regular(Path(folder) / name)]
+    if not gone:
+        return None
+    return (f"{path} lists {len(listed)} vectors but {len(gone)} are missing "
+            f"({', '.join(gone[:3])}{', ...' if len(gone) > 3 else ''}): the set is incomplete; "
+            f"write it again with python -m rigl_np vectors {folder} --overwrite")
+
+
 def main(out_dir, overwrite: bool = False) -> int:
-    """The ``vectors`` command: write, print what was written; 2 when OUT_DIR cannot be used.
+    """The ``vectors`` command: write, print what was written.
 
     A folder that already holds files is refused unless ``overwrite``: it may hold a project's
     answers written over the vectors, or something else entirely."""
     if Path(out_dir).exists() and not Path(out_dir).is_dir():
-        print(f"error: {out_dir} is a file; give a folder to write the vectors into",
-              file=sys.stderr)
-        return 2
+        raise UsageError(f"{out_dir} is a file; give a folder to write the vectors into")
     if not overwrite and Path(out_dir).is_dir() and any(Path(out_dir).iterdir()):
-        print(f"error: {out_dir} is not empty; give a new or empty folder, or --overwrite to "
-              "write the vectors over what is there", file=sys.stderr)
-        return 2
-    try:
-        paths = write(out_dir)
-    except OSError as e:
-        print(f"error: cannot write into {out_dir} ({e.strerror or e})", file=sys.stderr)
-        return 2
-    print(f"{len(paths)} conformance vectors and vectors.json in {out_dir}; check yours with "
+        raise UsageError(f"{out_dir} is not empty; give a new or empty folder, or --overwrite to "
+                         "write the vectors over what is there")
+    paths = write(out_dir, overwrite)
+    print(f"{len(paths)} conformance vectors and {MANIFEST} in {out_dir}; check yours with "
           f"python -m rigl_np verify {out_dir}")
     return 0

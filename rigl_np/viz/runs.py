@@ -1,4 +1,4 @@
-"""Runs side by side: training curves, and the results table of ``rigl_np.compare``.
+"""Runs side by side: training curves, and the results table (``rigl_np.results``).
 
 The table (``results.csv``, or ``results_from_runs`` for a handful of run folders) has one row
 per (model, method, distribution, sparsity): accuracy_mean/std over seeds, the real
@@ -23,8 +23,8 @@ import csv
 import numpy as np
 from matplotlib.lines import Line2D
 
-from rigl_np.compare import row_from, summarise
 from rigl_np.methods import get
+from rigl_np.results import row_from, summarise
 from rigl_np.viz.common import integer_x, load_run, method_style, new_figure
 
 NUMERIC = ("sparsity", "seeds", "accuracy_mean", "accuracy_std", "global_density",
@@ -48,7 +48,7 @@ def read_results(path) -> list:
 
 
 def results_from_runs(run_dirs) -> list:
-    """The same table, summarised (``rigl_np.compare.summarise``) from run folders."""
+    """The same table, summarised (``rigl_np.results.summarise``) from run folders."""
     return summarise([row_from(run.config, run.metrics) for run in map(load_run, run_dirs)])
 
 

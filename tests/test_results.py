@@ -1,5 +1,6 @@
-"""The compare table: one row per (model, method, distribution, sparsity), spread only with seeds."""
-from rigl_np.compare import summarise, to_markdown
+"""The results table (rigl_np.results): one row per (model, method, distribution, sparsity),
+spread only with seeds."""
+from rigl_np.results import summarise, to_markdown
 
 
 def _row(method, seed, accuracy, has_masks=True, dense_baseline=False):

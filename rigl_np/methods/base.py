@@ -12,7 +12,9 @@ A method is a ``Method`` subclass that declares (docs/semantics.md "Methods"):
 - ``update(step, f) -> {layer: MaskUpdate}``: one update of all its layers at once (a per-layer
   method is a one-line loop; a global selection is an ordinary update);
 - optionally ``forward_weights(step)``: the weights a step computes with, when they are not the
-  stored ones (default: the stored W, which the masks keep at W * M).
+  stored ones (default: the stored W, which the masks keep at W * M);
+- optionally ``verification`` (a ``Verification``): how ``rigl_np.verify`` reproduces its update
+  from another implementation's dump (None: verify does not check it).
 
 The trainer (``rigl_np.train.train_step``) calls, per batch counted from 1:
 

@@ -9,15 +9,20 @@ The whole method, part by part:
 - signal: none;
 - update: per layer, ``prune.magnitude_prune``: keep the largest |W| down to the scheduled count.
   Pruned weights never come back. FLOPs: each batch at the masks it trained with.
+  ``--selection global`` (``selection.py``): one ranking over all sparse layers keeps the sum of
+  the layers' scheduled counts (``rigl.global_prune``), so per-layer densities drift.
 """
 from __future__ import annotations
 
 import math
 
 from rigl_np import backend
+from rigl_np.methods import selection
 from rigl_np.methods.base import Method
 from rigl_np.methods.schedules import PruningSchedule
 from rigl_np.prune import magnitude_prune
+from rigl_np.rigl.drop import magnitude_score
+from rigl_np.rigl.global_update import global_prune, layer_scores
 from rigl_np.sparsity import nnz_for
 
 
@@ -25,13 +30,19 @@ class Pruning(Method):
     name = "pruning"
     colour = "tab:green"
     schedule = PruningSchedule()
+    Options = selection.Selection
 
     def initial_masks(self, shapes: dict) -> dict:
         """Pruning starts dense: all-ones masks for the layers that will be pruned."""
         return {n: backend.xp().ones(s, dtype=bool) for n, s in shapes.items()}
 
     def update(self, step, f):
-        """Each layer keeps its largest |W| down to the schedule's density at ``step``."""
-        return {n: magnitude_prune(self.params[n], m, nnz_for(
-                    math.prod(m.shape), self.schedule.density(step, self.densities[n])))
-                for n, m in self.masks.items()}
+        """Each layer keeps its largest |W| down to the schedule's density at ``step``; a global
+        selection keeps the sum of those counts over all layers together."""
+        counts = {n: nnz_for(math.prod(m.shape), self.schedule.density(step, self.densities[n]))
+                  for n, m in self.masks.items()}
+        if self.options.selection == "global":
+            scores = {n: magnitude_score(self.params[n]) for n in self.masks}
+            return global_prune(layer_scores(scores, self.options.global_scores), self.masks,
+                                sum(counts.values()))
+        return {n: magnitude_prune(self.params[n], m, counts[n]) for n, m in self.masks.items()}

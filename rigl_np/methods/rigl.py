@@ -8,24 +8,27 @@ The whole method, part by part (docs/semantics.md "The RigL update", "Schedule")
   batches (rigl-torch's ``grad_accumulation_n``); FLOPs charge it on those batches only;
 - update: per layer, ``rigl.rigl_update``: drop k = floor(f * nnz) active connections by |W|,
   grow k by |G| (just-dropped ones may return); new connections start at 0.
+- ``--selection global`` (``selection.py``, resolved when the method is built): the initial
+  masks and every update rank all sparse layers together (k = floor(f * total nnz)).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rigl_np.methods import selection
 from rigl_np.methods.base import Method, Verification
 from rigl_np.methods.schedules import DropFractionSchedule
 from rigl_np.methods.signals import DenseGradient
-from rigl_np.options import check_fields, opt, require
+from rigl_np.options import opt, require
 from rigl_np.rigl import rigl_score, rigl_update
 
 
 @dataclass
-class Options:
+class Options(selection.Selection):
     grad_accumulation: int = opt(1, "batches whose dense gradients are averaged for growth")
 
     def __post_init__(self):
-        check_fields(self)
+        super().__post_init__()
         require(self.grad_accumulation >= 1, "grad_accumulation", "be at least 1",
                 self.grad_accumulation)
 
@@ -41,6 +44,14 @@ class RigL(Method):
     verification = Verification("grad", "the dense gradient the update grew by, w.r.t. W*M",
                                 rigl_score)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.structure = selection.structure(self.options)
+
     def update(self, step, f):
         grads = self.signal.value
+        if self.options.selection == "global":
+            return selection.global_drop_and_grow(
+                self.params, self.masks, {n: rigl_score(grads[n]) for n in self.masks}, f,
+                self.options)
         return {n: rigl_update(self.params[n], m, grads[n], f) for n, m in self.masks.items()}

@@ -63,11 +63,12 @@ def drop_and_grow(drop_score, grow_score, mask, k: int, drop_among=None,
     regrow_dropped: whether just-dropped connections may be grown straight back (default True);
     n_grow: how many to grow (default k, so nnz stays; at most the positions open to growth).
 
-    drop_score, grow_score: (*shape) float; mask: (*shape) bool. k <= 0 or a layer at density 1
-    comes back unchanged. Ties: ``select_top_k``'s rule (lower flat index first).
+    drop_score, grow_score: (*shape) float; mask: (*shape) bool. k <= 0 comes back unchanged; a
+    layer at density 1 is updated like any other (only what was dropped can grow back), which
+    ``mask_update`` never asks for. Ties: ``select_top_k``'s rule (lower flat index first).
     """
     n_active = count(mask)
-    if k <= 0 or n_active == mask.size:
+    if k <= 0:
         return unchanged(mask)
     # 2. Drop: keep the n - k candidates with the largest drop score.
     kept = drop.keep_after_drop(drop_score, mask if drop_among is None else drop_among,

@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rigl_np.rigl import select_top_k
 from rigl_np.verify import rules, search
-from rigl_np.verify.conventions import CAUSES, SWITCH, option_text, rules_giving
+from rigl_np.verify.conventions import CAUSES, SWITCH, Convention, Trial, option_text, rules_giving
 
 SHOW = 3          # positions named per finding in the detail
 LIST = 20         # positions listed in the JSON
@@ -61,26 +60,33 @@ def _at(p, flags, limit=SHOW) -> str:
     return ", ".join(parts) + (f" and {more:,} more" if more > 0 else "")
 
 
-def _explained_part(p, trial, ref, mine) -> list:
-    """One phrase per non-default convention the match applied."""
+def _explained_part(p, trial, applied, ref, mine) -> list:
+    """One phrase per non-default convention the match applied (``applied``: the choices, the
+    user's own where several give the same)."""
     n = int(np.count_nonzero(p.mask))
     phrases = []
-    for name, choice in trial.conv.changed().items():
+    for name, choice in applied.items():
         option = option_text(name, choice)
         if name == "k_rounding":
-            others = [r for r in rules_giving(n, p.drop_fraction, trial.k) if r != choice]
+            k = trial.k - trial.extra
+            others = [r for r in rules_giving(n, p.drop_fraction, k) if r != choice]
             option += "".join(f" or {r}" for r in others)
-            what = f"k = {trial.formula} = {trial.k}, rigl_np drops floor(f * n) = {mine.n_drop}"
+            what = f"k = {trial.formula} = {k}, rigl_np drops floor(f * n) = {mine.n_drop}"
         elif name == "grow_count":
-            what = (f"grew {int(np.count_nonzero(p.new_mask)) - (n - trial.k):,} back to "
-                    f"{int(np.count_nonzero(p.new_mask)):,} after dropping {trial.k:,}"
-                    + ("" if p.budget is not None else "; no budget key, so the target count "
-                       "was taken from your mask, not checked"))
+            grown = int(np.count_nonzero(p.new_mask)) - (n - trial.k)
+            what = (f"grew {grown:,} after dropping {trial.k:,}" + {
+                "refill": f", back to the budget {p.budget:,}",
+                "random": "; how many grew is taken from your mask, not checked",
+                "redistribute": "; the counts of the whole model are checked below"}[choice])
         elif name == "drop_candidates":
-            what = ("inactive positions ranked by "
-                    + ("|W * M|" if trial.drop_score == "masked" else "their stored |W|"))
+            what = {"all": "inactive positions ranked by "
+                    + ("|W * M|" if trial.drop_score == "masked" else "their stored |W|"),
+                    "sort": f"one sort over all positions: {trial.extra:,} active zeros went "
+                    "with the inactive ones, beyond k"}[choice]
         elif name == "regrow_dropped":
             what = "just-dropped connections not grown back"
+        elif name == "dense_layers":
+            what = f"a dense layer updated: {trial.k:,} dropped and grown back"
         elif name == "layout":
             what = "ties broken in (in, out) / (kh, kw, in, out) order"
         elif name == "tie_noise":
@@ -126,23 +132,43 @@ def _differs_part(p, trial, ref, scores) -> tuple:
     return causes, phrases
 
 
-def _regrown(p, outcome) -> np.ndarray:
-    """Their regrown-same connections: active before and after, and dropped by the drop step.
-    For a layer the reference leaves alone (dense, or k = 0), what dropping floor(f * n) would
-    drop, so that an implementation that updates dense layers is still judged fairly."""
-    if outcome.n_drop > 0:
-        return outcome.dropped & p.new_mask
-    n = int(np.count_nonzero(p.mask))
-    k = int(np.floor(p.drop_fraction * n))
-    if k == 0:
-        return np.zeros(p.mask.shape, bool)
-    kept = select_top_k(np.abs(p.weight), p.mask, n - k)
-    return p.mask & ~kept & p.new_mask
+def _broken(found: dict) -> bool:
+    return any(CAUSES[c][0] for c in found)
+
+
+def _rules(p, outcome, selected: dict) -> tuple:
+    """(rules.check's findings, the optimizer-state convention) on their mask, with the
+    regrown-same connections of ``outcome``: the selected state convention first, the other
+    where the first leaves a rule broken (only a file with slots before and after has one)."""
+    regrown = outcome.dropped & p.new_mask
+    first = selected.get("state", "masked") if p.state and p.new_state else "masked"
+    order = [first] + ([c for c in SWITCH["state"].choices if c != first]
+                       if p.state and p.new_state else [])
+    results = []
+    for state in order:
+        results.append((rules.check(p, regrown, state), state))
+        if not _broken(results[-1][0]):
+            return results[-1]
+    return results[0]
+
+
+def _applied(p, trial, selected: dict) -> tuple:
+    """({switch: choice}, {switch: [other choices]}) of a trial: of the k-rounding rules giving
+    its k, the user's own is named first."""
+    applied, also = trial.conv.changed(), {}
+    if "k_rounding" in applied:
+        rules_k = rules_giving(int(np.count_nonzero(p.mask)), p.drop_fraction,
+                               trial.k - trial.extra)
+        if selected.get("k_rounding") in rules_k:
+            applied["k_rounding"] = selected["k_rounding"]
+        also["k_rounding"] = [r for r in rules_k if r != applied["k_rounding"]]
+    return applied, also
 
 
 def classify(p, selected: dict | None = None) -> Finding:
     """The ``Finding`` for one ``layers.Problem``; ``selected``: the conventions the user chose
     (``{switch: choice}``), tried first."""
+    selected = selected or {}
     # 1. rigl_np's update; n_differ counts against it.
     mine = p.family.ours(p)
     differ = mine.mask != p.new_mask
@@ -153,29 +179,53 @@ def classify(p, selected: dict | None = None) -> Finding:
                   "grow_score": float(p.grow_score.flat[i]), "ours": bool(mine.mask.flat[i]),
                   "yours": bool(p.new_mask.flat[i]), "was_active": bool(p.mask.flat[i])}
                  for i in np.flatnonzero(differ)[:LIST]]
-    # 2. The masks: identical, explained by conventions or ties, or a diagnosis of what differs.
+    # 2. The masks: identical, or the conventions (or ties) nearest the selected ones that give
+    #    their mask.
+    scores = search.Scores(p)
+    found = search.matches(p, scores, selected) if differ.any() else None
+    match = (next(found, None) if found is not None else
+             search.Match(Trial(Convention(), mine.n_drop, "floor(f * n)", "active"),
+                          "identical", mine))
+    # 3. Weights and optimizer state, on their mask. A rule broken at a kept connection may be
+    #    a convention that leaves the mask as it is (k = ceil(f * n) growing the extra dropped
+    #    connection straight back, reset to 0): the next conventions giving their mask are
+    #    searched, nearest the selected ones first, whether or not the masks differ.
+    if match is not None:
+        rule_found, state = _rules(p, match.outcome, selected)
+        if "kept_changed" in rule_found:
+            for other in found if found is not None else search.matches(p, scores, selected):
+                again, other_state = _rules(p, other.outcome, selected)
+                if not _broken(again):
+                    match, rule_found, state = other, again, other_state
+                    break
     causes, mask_phrases, applied, also = [], [], {}, {}
-    kind = "identical"
-    outcome = mine
-    if differ.any():
-        scores = search.Scores(p)
-        match = search.explain(p, scores, selected)
-        if match is not None:
-            kind, outcome, trial = match.kind, match.outcome, match.trial
-            applied = trial.conv.changed()
-            if "k_rounding" in applied:
-                also["k_rounding"] = [r for r in rules_giving(counts["n_active"], p.drop_fraction,
-                                                              trial.k)
-                                      if r != applied["k_rounding"]]
-            causes = (["tie"] if kind == "tie" else []) + [SWITCH[f].cause for f in applied]
-            mask_phrases = _explained_part(p, trial, outcome, mine)
-        else:
-            kind = "differs"
-            trial, outcome = search.closest(p, scores)
-            causes, mask_phrases = _differs_part(p, trial, outcome, scores)
-    # 3. Weights and optimizer state, on their mask.
+    if match is not None:
+        kind, outcome, trial = match.kind, match.outcome, match.trial
+        applied, also = _applied(p, trial, selected)
+        causes = (["tie"] if kind == "tie" else []) + [SWITCH[f].cause for f in applied]
+        mask_phrases = _explained_part(p, trial, applied, outcome, mine)
+    else:
+        kind = "differs"
+        trial, outcome = search.closest(p, scores)
+        causes, mask_phrases = _differs_part(p, trial, outcome, scores)
+        rule_found, state = _rules(p, outcome, selected)
+    if applied.get("grow_count") == "random":
+        causes.append("count_unchecked")
+    # 4. The conventions the weights and state show: dense state, the optimizer step first.
+    if state == "dense":
+        applied["state"] = "dense"
+        causes.append("state_dense")
+        mask_phrases.append(f"{option_text('state', 'dense')} (optimizer state left as it was, "
+                            "new and inactive connections keeping theirs)")
+    if p.weight_before_step is not None and not np.array_equal(p.weight_before_step, p.weight):
+        moved = p.weight_before_step != p.weight
+        applied["optimizer_step"] = "before"
+        causes.append("step_before")
+        mask_phrases.append(f"{option_text('optimizer_step', 'before')} (the drop ranked the "
+                            f"weights after the step: {int(np.count_nonzero(moved)):,} moved "
+                            "from weight_before_step)")
     rule_phrases = []
-    for cause, (where, names) in rules.check(p, _regrown(p, outcome)).items():
+    for cause, (where, names) in rule_found.items():
         if cause not in causes:
             causes.append(cause)
         if cause == "regrown_reset":
@@ -185,7 +235,7 @@ def classify(p, selected: dict | None = None) -> Finding:
                                 f"connections reset to 0 at {_at(p, where)})")
         else:
             rule_phrases.append(_rule_part(p, cause, where, names))
-    # 4. The verdict: a violation, then conventions, then ties.
+    # 5. The verdict: a violation, then conventions, then ties.
     if kind == "differs" or any(CAUSES[c][0] for c in causes):
         verdict = "differs"
     elif any(c != "tie" for c in causes):
@@ -193,6 +243,9 @@ def classify(p, selected: dict | None = None) -> Finding:
     else:
         verdict = "equivalent" if kind == "tie" else "identical"
     detail = _summary(p, mine, differ, kind, mask_phrases, rule_phrases)
+    counts.update(k_applied=trial.k, grown=counts["nnz_yours"] - counts["n_active"] + trial.k,
+                  size=int(p.mask.size), signal=float(np.abs(p.signal[p.mask]).mean())
+                  if p.signal is not None and p.mask.any() else 0.0)
     return Finding(verdict, causes, int(np.count_nonzero(differ)), detail, applied, also,
                    positions, counts)
 
@@ -207,7 +260,7 @@ def _summary(p, mine, differ, kind, mask_phrases, rule_phrases) -> str:
         head = p.family.head(p, mine)
     n_differ = int(np.count_nonzero(differ))
     parts = [head]
-    if kind == "identical":
+    if not differ.any():
         parts.append("masks identical")
     elif kind == "differs":
         parts.append(f"{n_differ:,} positions differ from rigl_np")
@@ -217,13 +270,14 @@ def _summary(p, mine, differ, kind, mask_phrases, rule_phrases) -> str:
         parts.append("every one a choice among equal scores, or a consequence of one")
     if mask_phrases:
         joined = "; ".join(mask_phrases)
-        parts.append(joined if kind == "differs" else "masks identical with " + joined
+        parts.append(joined if kind == "differs" or not differ.any() else
+                     "masks identical with " + joined
                      + ("; the rest are choices among equal scores" if kind == "tie" else ""))
     if rule_phrases:
         parts += rule_phrases
     elif kind != "differs" and (p.new_weight is not None or p.new_state):
         parts.append("weights and optimizer state follow the rules")
-    if kind != "identical":
+    if kind != "identical" or rule_phrases:
         parts += _hints(p, mine)
     return "; ".join(parts)
 

@@ -34,10 +34,13 @@ class Switch:
 SWITCHES = (
     Switch("k_rounding", "--k-rounding", ("floor", "round", "ceil"), "k_rounding",
            "k = floor|round|ceil(f * n) dropped (round also as n - round(n * (1 - f)))"),
-    Switch("grow_count", "--grow-count", ("k", "refill"), "grow_count",
-           "grow k (as many as dropped) | refill to the layer's target count (key budget)"),
-    Switch("drop_candidates", "--drop-candidates", ("active", "all"), "drop_inactive",
-           "rank only active connections in the drop | all positions (inactive ones too)"),
+    Switch("grow_count", "--grow-count", ("k", "refill", "random", "redistribute"), "grow_count",
+           "grow k (as many as dropped) | refill to the layer's target count (key budget) | "
+           "a random count (SET drawing each position with a probability; not checked) | "
+           "counts moved across layers by momentum share (SNFS; checked on a whole model)"),
+    Switch("drop_candidates", "--drop-candidates", ("active", "all", "sort"), "drop_inactive",
+           "rank only active connections in the drop | all positions (inactive ones too) | "
+           "zero the first n_inactive + k of one sort over all positions (more than k can go)"),
     Switch("regrow_dropped", "--regrow-dropped", ("yes", "no"), "no_regrow_dropped",
            "just-dropped connections may be grown back | may not"),
     Switch("regrown", "--regrown", ("keep", "reset"), "regrown_reset",
@@ -47,13 +50,22 @@ SWITCHES = (
            "(out, in[, kh, kw]) | (in, out) and (kh, kw, in, out)"),
     Switch("tie_noise", "--tie-noise", ("no", "yes"), "tie_noise",
            "exact scores | scores perturbed by Gaussian noise of sigma 1e-5 (the official code)"),
+    Switch("state", "--optimizer-state", ("masked", "dense"), "state_dense",
+           "optimizer state masked and reset with the weights | kept dense (never masked, so new "
+           "and inactive connections keep their momentum)"),
+    Switch("dense_layers", "--dense-layers", ("skip", "update"), "dense_updated",
+           "layers at density 1 are never updated | updated like sparse ones"),
+    Switch("optimizer_step", "--optimizer-step", ("skip", "before"), "step_before",
+           "the update batch takes no optimizer step | takes it before the mask update (the drop "
+           "ranks the stepped weights; key weight_before_step)"),
     Switch("fan_in", "--fan-in", ("recompute", "keep"), "fan_in",
            "SRigL: k' = budget // surviving neurons | keep the fan-in from before the ablation"),
     Switch("ablation", "--ablation", ("file", "always", "never"), "ablation",
            "SRigL: ablate neurons where the file's ablate key says | in every layer (the output "
            "layer too) | nowhere"),
-    Switch("density_count", "--density-count", ("complement", "floor", "round"), "density",
-           "densities: a layer holds N - floor((1 - d) N) | floor(d N) | round(d N) weights"),
+    Switch("density_count", "--density-count", ("complement", "floor", "round", "bernoulli"),
+           "density", "densities: a layer holds N - floor((1 - d) N) | floor(d N) | round(d N) "
+           "weights | each position drawn with probability d (counts random around d N)"),
     Switch("excluded", "--excluded", ("outside", "inside"), "density",
            "densities: layers in dense_layers are outside the global budget | inside it"),
     Switch("first_update", "--first-update", ("delta", "zero"), "schedule",
@@ -62,6 +74,15 @@ SWITCHES = (
            "schedule: update batches advance the step counter | do not"),
     Switch("t_end", "--t-end", ("exclusive", "inclusive"), "schedule",
            "schedule: updates while t < t_end | while t <= t_end"),
+    Switch("drop_floor", "--drop-floor", ("no", "yes"), "schedule",
+           "schedule: the cosine decays to 0 | to a minimum drop fraction (eta_min + (alpha - "
+           "eta_min) / 2 (1 + cos), or max(floor, cosine))"),
+    Switch("until_end", "--until-end", ("no", "yes"), "schedule",
+           "schedule: no update from t_end on | updates every delta_t until the end of training"),
+    Switch("fraction_lag", "--fraction-lag", ("0", "1", "2"), "schedule",
+           "schedule: the fraction of the update's own step | of a counter 1 or 2 batches behind"),
+    Switch("step_base", "--step-base", ("1", "0"), "schedule",
+           "schedule: batches counted from t = 1 | from t = 0 (updates at t = k delta_t - 1)"),
 )
 SWITCH = {s.field: s for s in SWITCHES}
 
@@ -75,6 +96,10 @@ CAUSES = {
     "layout": (False, "ties ordered in another memory layout"),
     "tie_noise": (False, "choices within the official code's score noise (sigma 1e-5)"),
     "regrown_reset": (False, "dropped-and-regrown connections lost their weight or state"),
+    "state_dense": (False, "optimizer state kept dense: never masked nor reset in the update"),
+    "dense_updated": (False, "a layer at density 1 was updated like a sparse one"),
+    "step_before": (False, "the optimizer step ran before the mask update on the update batch"),
+    "count_unchecked": (False, "how many grew was taken from your mask: verify cannot check it"),
     "fan_in": (False, "SRigL: another constant fan-in than budget // surviving neurons"),
     "ablation": (False, "SRigL: other neurons ablated than the rule (and the ablate key) give"),
     "schedule": (False, "update steps or drop fractions from another schedule convention"),
@@ -87,8 +112,10 @@ CAUSES = {
     "kept_changed": (True, "a kept connection's weight or state changed in the update"),
 }
 UPDATE_SWITCHES = ("k_rounding", "grow_count", "drop_candidates", "regrow_dropped", "regrown",
-                   "layout", "tie_noise", "fan_in", "ablation")
+                   "layout", "tie_noise", "state", "dense_layers", "optimizer_step", "fan_in",
+                   "ablation")
 TIE_NOISE_BOUND = 6e-5   # 6 sigma of the official code's sigma = 1e-5 noise on one score
+TIE_NOISE_SHARE = 0.1    # ... and at most this share of the layer's median non-zero score
 
 
 @dataclass(frozen=True)
@@ -102,6 +129,9 @@ class Convention:
     regrown: str = "keep"
     layout: str = "out_in"
     tie_noise: str = "no"
+    state: str = "masked"
+    dense_layers: str = "skip"
+    optimizer_step: str = "skip"
     fan_in: str = "recompute"
     ablation: str = "file"
 
@@ -165,21 +195,26 @@ class Trial:
     k: int
     formula: str        # how this k was computed ("floor(f * n)", ...)
     drop_score: str     # "active" (|W|), "masked" (|W * M| everywhere), "raw" (|W| everywhere)
+    extra: int = 0      # active zeros dropped beyond the rounding's k (--drop-candidates sort)
 
     @property
     def level(self) -> int:
         return len(self.conv.changed())
 
 
-def drop_variants(p, n_keep: int) -> list:
+def drop_variants(p, n_keep: int, sort: bool = True) -> list:
     """``[(drop_candidates, drop score)]`` worth trying for problem ``p``. Ranking every position
     by |W * M| differs from ranking the active ones only when fewer than ``n_keep`` active
-    weights are non-zero (inactive zeros then compete); by |W| as stored, only when weights are
-    non-zero off the mask."""
+    weights are non-zero (inactive zeros then compete): kept inactive zeros become active
+    (``all``), or only the active ones stay and more than k go (``sort``: zero the first
+    n_inactive + k of one ascending sort, ``sort`` False leaves it out); by |W| as stored, only
+    when weights are non-zero off the mask."""
     variants = [("active", "active")]
     w_abs = np.abs(p.weight)
     if np.count_nonzero(w_abs * p.mask) < n_keep:
         variants.append(("all", "masked"))
+        if sort:
+            variants.append(("sort", "active"))
     if np.any(w_abs[~p.mask]):
         variants.append(("all", "raw"))
     return variants

@@ -47,6 +47,7 @@ class Problem:
     gamma_sal: float = 0.3
     ablate: bool = True
     new_weight: np.ndarray | None = None
+    weight_before_step: np.ndarray | None = None   # --optimizer-step before: W before the step
     state: dict = field(default_factory=dict)       # slot -> array before the update
     new_state: dict = field(default_factory=dict)   # slot -> array after it
     signal: np.ndarray | None = None   # the grow key's array as the file holds it (canonical)
@@ -167,8 +168,9 @@ def load_problem(archive: ff.Archive, layer, keys: dict, defaults: dict,
                 grow_score=canon(grow_score(method, score)), signal=canon(score),
                 new_mask=canon(ff.bool_array(archive, keys["new_mask"], shape)),
                 drop_fraction=ff.scalar_float(archive, keys["drop_fraction"], 0.0, 1.0))
-    if "new_weight" in keys:
-        p.new_weight = canon(ff.numeric_array(archive, keys["new_weight"], shape))
+    for key in ("new_weight", "weight_before_step"):
+        if key in keys:
+            setattr(p, key, canon(ff.numeric_array(archive, keys[key], shape)))
     for key, name in keys.items():
         group, _, slot = key.partition("/")
         if group in STATE_GROUPS:

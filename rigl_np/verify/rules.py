@@ -11,6 +11,10 @@ dropped and grew back (regrown-same, found by the reference update that explains
 - regrown-same connections keep them too, or, under ``--regrown reset`` (the official code's
   ``reinit_when_same``), are reset to 0 (``regrown_reset``).
 
+Under ``--optimizer-state dense`` (momentum never masked, as the original SNFS code keeps it:
+there it is the growth signal) the update leaves every slot as it was: a slot that changed
+anywhere is ``kept_changed``, and new or inactive connections keeping theirs is no violation.
+
 The rules are checked on their new mask, not on ours: a wrong mask is a separate finding, and a
 new connection of theirs that we would not have grown must still start at 0. Weights and slots
 that are non-zero off the *old* mask are valid input (some implementations keep dead weights).
@@ -26,11 +30,12 @@ def _add(found: dict, cause: str, where, name: str):
         found[cause] = (before | where, names + [name])
 
 
-def check(problem, regrown) -> dict:
+def check(problem, regrown, state: str = "masked") -> dict:
     """``{cause: (bool array of the positions, [the arrays it was found in])}`` for every rule
     ``problem``'s arrays break.
 
-    regrown: bool, the regrown-same connections of their update (M and N, dropped by the drop).
+    regrown: bool, the regrown-same connections of their update (M and N, dropped by the drop);
+    state: "masked" (rigl_np: slots follow the weight's rules) or "dense" (slots never touched).
     """
     m, n = problem.mask, problem.new_mask
     new, off = n & ~m, ~n
@@ -42,6 +47,9 @@ def check(problem, regrown) -> dict:
     for slot, after in problem.new_state.items():
         pairs.append((f"new_state/{slot}", problem.state.get(slot), after, "state_not_reset"))
     for name, before, after, new_cause in pairs:
+        if state == "dense" and name != "new_weight" and before is not None:
+            _add(found, "kept_changed", after != before, name)
+            continue
         nonzero = after != 0
         _add(found, new_cause, new & nonzero, name)
         _add(found, "off_mask_nonzero", off & nonzero, name)

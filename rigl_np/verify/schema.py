@@ -56,6 +56,8 @@ UPDATE_KEYS = (       # (the grow keys of the methods go after mask: update_keys
         True),
     Key("new_mask", "required", "the mask your implementation produced"),
     Key("new_weight", "optional", "your weight after the update (new connections must be 0)"),
+    Key("weight_before_step", "optional", "the weight before the update batch's optimizer step, "
+        "when yours steps before the mask update (weight: after it, what the drop ranked)"),
     Key("state/<slot>", "optional", "an optimizer slot before the update (momentum, exp_avg, ...)"),
     Key("new_state/<slot>", "optional", "the same slot after your update (0 for new connections "
         "and off the new mask)"),

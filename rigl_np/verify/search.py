@@ -18,17 +18,17 @@ is nearest to theirs, for the diagnosis (the family's ``diagnose``: which step d
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from rigl_np.verify import ties
-from rigl_np.verify.conventions import TIE_NOISE_BOUND, Convention, Trial
+from rigl_np.verify.conventions import TIE_NOISE_BOUND, TIE_NOISE_SHARE, Convention
 
 
 @dataclass
 class Match:
-    trial: Trial
+    trial: object       # the conventions.Trial that gives their mask
     kind: str           # "exact" | "tie" | "noise"
     outcome: object     # the family's update under the trial, a masks.MaskUpdate
 
@@ -59,8 +59,19 @@ class Scores:
 
     def nudged(self, variant: str):
         n = self.p.new_mask
-        return (ties.nudged(self.drop(variant), n, TIE_NOISE_BOUND),
-                ties.nudged(self.grow(), n, TIE_NOISE_BOUND))
+        drop, grow = self.drop(variant), self.grow()
+        return (ties.nudged(drop, n, noise_bound(drop[self.p.mask])),
+                ties.nudged(grow, n, noise_bound(grow[~self.p.mask])))
+
+
+def noise_bound(scores) -> float:
+    """The official code's noise bound (6 sigma), at most ``TIE_NOISE_SHARE`` of the median
+    non-zero score: a layer whose scores are all far below the noise (a dead layer's tiny
+    weights) is not explained by noise, since noise would make every choice."""
+    nonzero = np.abs(scores[scores != 0])
+    if nonzero.size == 0:
+        return 0.0
+    return min(TIE_NOISE_BOUND, TIE_NOISE_SHARE * float(np.median(nonzero)))
 
 
 def _distance(conv: Convention, selected: dict) -> int:
@@ -77,37 +88,46 @@ def trials(p, prune: bool = True, selected: dict | None = None) -> list:
     return sorted(found, key=lambda t: (_distance(t.conv, selected or {}), t.level))
 
 
-def explain(p, scores: Scores, selected: dict | None = None):
-    """The ``Match`` nearest the selected conventions (fewest changes) that explains their
-    mask, or None."""
+def matches(p, scores: Scores, selected: dict | None = None):
+    """Every ``Match`` that explains their mask, nearest the selected conventions (fewest
+    changes) first: at each distance the exact ones, then the ties; last, the score noise. A
+    generator: ``explain`` takes the first, and ``classify`` the next ones when the first leaves
+    a weight or state rule broken that another convention giving the same mask explains."""
     theirs = p.new_mask
     found = trials(p, selected=selected)                   # count-pruned, nearest first
     rank = {id(t): _distance(t.conv, selected or {}) for t in found}
     for level in sorted(set(rank.values())):
         at = [t for t in found if rank[id(t)] == level]
+        exact = set()
         # 1. exact: the family's update under these conventions gives their mask
         for t in at:
             out = p.family.run(p, t, scores.drop(t.drop_score), scores.grow())
             if np.array_equal(out.mask, theirs):
-                return Match(t, "exact", out)
+                exact.add(id(t))
+                yield Match(t, "exact", out)
         # 2. ties: it does when equal scores prefer their choice; exactly, in the other layout?
-        for t in at:
+        for t in (t for t in at if id(t) not in exact):
             out = p.family.run(p, t, *scores.preferring(t.drop_score))
             if not np.array_equal(out.mask, theirs):
                 continue
             if p.mask.ndim in (2, 4):
-                other = Trial(t.conv.with_(layout="in_out"), t.k, t.formula, t.drop_score)
-                exact = p.family.run(p, other, scores.drop(t.drop_score), scores.grow())
-                if np.array_equal(exact.mask, theirs):
-                    return Match(other, "exact", exact)
-            return Match(t, "tie", out)
+                other = replace(t, conv=t.conv.with_(layout="in_out"))
+                again = p.family.run(p, other, scores.drop(t.drop_score), scores.grow())
+                if np.array_equal(again.mask, theirs):
+                    yield Match(other, "exact", again)
+                    continue
+            yield Match(t, "tie", out)
     # 3. the official code's score noise
     for t in found:
         out = p.family.run(p, t, *scores.nudged(t.drop_score))
         if np.array_equal(out.mask, theirs):
-            return Match(Trial(t.conv.with_(tie_noise="yes"), t.k, t.formula, t.drop_score),
-                         "noise", out)
-    return None
+            yield Match(replace(t, conv=t.conv.with_(tie_noise="yes")), "noise", out)
+
+
+def explain(p, scores: Scores, selected: dict | None = None):
+    """The ``Match`` nearest the selected conventions (fewest changes) that explains their
+    mask, or None."""
+    return next(matches(p, scores, selected), None)
 
 
 def closest(p, scores: Scores):

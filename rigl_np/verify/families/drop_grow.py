@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rigl_np.rigl import drop_and_grow, mask_update, select_top_k
+from rigl_np.rigl import drop_and_grow, mask_update, select_top_k, unchanged
 from rigl_np.verify.conventions import Convention, Trial, drop_counts, drop_variants
 from rigl_np.verify.layout import canonical, to_layout
 
@@ -27,7 +27,8 @@ class DropGrow:
 
     required_keys = ()
     optional_keys = ("budget",)       # the target count of --grow-count refill
-    switches = ("k_rounding", "grow_count", "drop_candidates", "regrow_dropped", "layout")
+    switches = ("k_rounding", "grow_count", "drop_candidates", "regrow_dropped", "dense_layers",
+                "layout")
     whole_model = False
 
     def check(self, p):
@@ -42,36 +43,58 @@ class DropGrow:
         n, size = _count(p.mask), p.mask.size
         after = _count(p.new_mask)
         lost = _count(p.mask & ~p.new_mask)                        # left and not regrown
-        target = p.budget if p.budget is not None else after
+        # counts from their mask: redistributed (a whole model), random (no budget declared)
+        taken = (("redistribute",) if p.layer is not None else ()) + (
+            ("random",) if p.budget is None else ())
         out = []
         for rule, k, formula in drop_counts(n, p.drop_fraction):
-            changes = n < size and k > 0
-            for grow_count in ("k", "refill"):
-                n_grow = k if grow_count == "k" else target - (n - k)
-                if grow_count == "refill" and (n_grow == k or not changes):
-                    continue
-                if prune and (n - k + n_grow if changes else n) != after:
-                    continue
-                for regrow in ("yes", "no"):
-                    for candidates, variant in drop_variants(p, n - k):
-                        if prune and candidates == "active" and changes and (
-                                lost > k or (regrow == "no" and lost != k)):
+            for candidates, variant in drop_variants(p, n - k):
+                kd = k
+                if candidates == "sort":       # more than k go: as many as left their mask
+                    if not k < lost <= n - np.count_nonzero(p.weight * p.mask):
+                        continue
+                    kd = lost
+                for dense in ("skip", "update") if n == size else ("skip",):
+                    changes = kd > 0 and (n < size or dense == "update")
+                    if n == size and dense == "update" and not changes:
+                        continue
+                    for grow_count in ("k", "refill") + taken:
+                        n_grow = self._n_grow(p, grow_count, n, kd)
+                        if grow_count != "k" and (n_grow == kd or n_grow is None or n_grow < 0
+                                                  or not changes):
                             continue
-                        conv = Convention(k_rounding=rule, grow_count=grow_count,
-                                          drop_candidates=candidates, regrow_dropped=regrow)
-                        out.append(Trial(conv, k, formula, variant))
+                        if prune and (n - kd + n_grow if changes else n) != after:
+                            continue
+                        for regrow in ("yes", "no"):
+                            if prune and candidates != "all" and changes and (
+                                    lost > kd or (regrow == "no" and lost != kd)):
+                                continue
+                            conv = Convention(k_rounding=rule, grow_count=grow_count,
+                                              drop_candidates=candidates, regrow_dropped=regrow,
+                                              dense_layers=dense)
+                            out.append(Trial(conv, kd, formula, variant, extra=kd - k))
         return out
+
+    @staticmethod
+    def _n_grow(p, grow_count: str, n: int, k: int):
+        """How many grow under ``grow_count`` after k of n were dropped (None: no budget key)."""
+        if grow_count == "k":
+            return k
+        if grow_count == "refill":
+            return None if p.budget is None else p.budget - (n - k)
+        return _count(p.new_mask) - (n - k)        # random, redistribute: their own count
 
     def run(self, p, trial: Trial, drop_score, grow_score):
         """The update under ``trial`` on the given scores, a ``masks.MaskUpdate``."""
         conv, lay = trial.conv, trial.conv.layout
+        if p.mask.all() and conv.dense_layers == "skip":
+            return unchanged(p.mask)
         sd, sg, m = (to_layout(a, lay) for a in (drop_score, grow_score, p.mask))
         n = _count(m)
-        target = p.budget if p.budget is not None else _count(p.new_mask)
-        among = m if conv.drop_candidates == "active" else np.ones(m.shape, bool)
+        among = np.ones(m.shape, bool) if conv.drop_candidates == "all" else m
         out = drop_and_grow(sd, sg, m, trial.k, drop_among=among,
                             regrow_dropped=conv.regrow_dropped == "yes",
-                            n_grow=trial.k if conv.grow_count == "k" else target - (n - trial.k))
+                            n_grow=self._n_grow(p, conv.grow_count, n, trial.k))
         return canonical(out, lay)
 
     def diagnose(self, p, trial: Trial, ref, scores) -> tuple:
@@ -98,7 +121,7 @@ def steps_ok(p, trial: Trial, scores) -> tuple:
     """
     theirs, mask = p.new_mask, p.mask
     drop_pref, grow_pref = scores.preferring(trial.drop_score)
-    candidates = mask if trial.conv.drop_candidates == "active" else np.ones(mask.shape, bool)
+    candidates = np.ones(mask.shape, bool) if trial.conv.drop_candidates == "all" else mask
     n_keep = _count(mask) - trial.k
     if not (select_top_k(drop_pref, candidates, n_keep) & ~theirs).any():
         return True, False

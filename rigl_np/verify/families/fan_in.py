@@ -56,7 +56,7 @@ class FanIn:
             for ablate in ablations:
                 for fan_in in fan_ins:
                     for regrow in ("yes", "no"):
-                        for candidates, variant in drop_variants(p, n - k):
+                        for candidates, variant in drop_variants(p, n - k, sort=False):
                             conv = Convention(k_rounding=rule, ablation=ablate, fan_in=fan_in,
                                               regrow_dropped=regrow, drop_candidates=candidates)
                             out.append(Trial(conv, k, formula, variant))

@@ -111,7 +111,12 @@ def test_the_official_schedule_is_explained_by_the_options_selected(tmp_path):
                                         "--t-end inclusive"]
 
 
-def test_an_off_by_one_drop_fraction_differs_and_says_so(tmp_path):
-    [r] = run(tmp_path, **schedule(shift=-1))
+def test_a_fraction_one_step_ahead_differs_and_says_so(tmp_path):
+    [r] = run(tmp_path, **schedule(shift=1))
     assert (r.verdict, r.causes) == ("differs", ["schedule"])
-    assert "off by one step" in r.detail and r.n_differ == 5
+    assert "f(t + 1): off by one step" in r.detail and r.n_differ == 5
+
+
+def test_a_fraction_one_step_behind_is_a_lagging_counter(tmp_path):
+    [r] = run(tmp_path, **schedule(shift=-1))
+    assert (r.verdict, r.causes, r.options) == ("explained", ["schedule"], ["--fraction-lag 1"])

@@ -6,7 +6,9 @@ density 1 and outside the budget) with exact counts ``nnz_for`` = N - floor((1 -
 conventions differ between implementations (docs/verify.md):
 
 - ``--density-count``: the count a density gives, N - floor((1 - d) N) (``complement``, ours),
-  floor(d N) or round(d N); only checked where the file holds masks;
+  floor(d N) or round(d N), or a random count from masks drawn per position with probability d
+  (``bernoulli``, as SNFS's code draws them: within 4 standard deviations of d N); only checked
+  where the file holds masks;
 - ``--excluded``: whether the ``dense_layers`` stay outside the global budget (ours: the other
   layers still spend d of their own weights) or inside it (the other layers share what d leaves
   of the whole model: density d* = (budget - dense weights) / their weights).
@@ -30,6 +32,7 @@ from rigl_np.verify.schema import LAYOUTS
 ALIASES = {"uniform": "uniform", "random": "uniform", "er": "er", "erdos_renyi": "er",
            "erk": "erk", "erdos_renyi_kernel": "erk"}
 TOLERANCE = 1e-6          # densities given as floats agree within this (float32 files)
+BERNOULLI_SIGMAS = 4      # --density-count bernoulli: counts within this many sigma of d N
 
 
 def _count(rule: str, n: int, d: float) -> int:
@@ -107,7 +110,11 @@ def expected(shapes, density, distribution, dense, power, excluded: str) -> dict
 
 def _agrees(entry, n, d, rule) -> bool:
     ok = "density" not in entry or abs(entry["density"] - d) <= TOLERANCE
-    return ok and ("count" not in entry or entry["count"] == _count(rule, n, d))
+    if "count" not in entry or not ok:
+        return ok
+    if rule == "bernoulli":          # a Binomial(n, d) count: within 4 standard deviations
+        return abs(entry["count"] - d * n) <= BERNOULLI_SIGMAS * math.sqrt(n * d * (1 - d)) + 1
+    return entry["count"] == _count(rule, n, d)
 
 
 def check(archive, selected: dict) -> list:
@@ -115,7 +122,8 @@ def check(archive, selected: dict) -> list:
     shapes, theirs, density, distribution, dense, power = _read(archive)
     has_counts = any("count" in e for e in theirs.values())
     combos = [(c, x) for x in ("outside", "inside") if x == "outside" or dense
-              for c in (("complement", "floor", "round") if has_counts else ("complement",))]
+              for c in (("complement", "floor", "round", "bernoulli") if has_counts
+                        else ("complement",))]
     chosen = (selected.get("density_count", "complement"), selected.get("excluded", "outside"))
     combos.sort(key=lambda cx: ((cx[0] != chosen[0]) + (cx[1] != chosen[1]),
                                 (cx[0] != "complement") + (cx[1] != "outside")))

@@ -19,7 +19,7 @@ import itertools
 import sys
 from pathlib import Path
 
-from rigl_np.verify import densities, report, schedule, vectors
+from rigl_np.verify import densities, redistribute, report, schedule, vectors
 from rigl_np.verify.classify import classify
 from rigl_np.verify.conventions import CAUSES, SWITCHES
 from rigl_np.verify.fileformat import Archive, InputError
@@ -104,6 +104,8 @@ def _results(path: str, selected: dict) -> list:
                               counts=f.counts,
                               positions=f.positions)
             out.append(report.accept(r, chosen))
+        if out and out[0].layer is not None:         # a whole model: counts across its layers
+            redistribute.review(out, chosen)
         return out
 
 

@@ -1,7 +1,8 @@
 """What ``verify`` prints: one line per layer update and a summary, or one JSON object.
 
-Text: ``PATH[ LAYER]: VERDICT [causes] (n_differ differ); detail`` per result, then a summary
-line; bad files go to stderr, one line each. JSON (``--json``): ``{"results": [...],
+Text: ``PATH[ LAYER]: VERDICT [causes] (n_differ differ); detail`` per result, the detail cut to
+keep the line within 200 characters, then a summary line (with how many grew a count verify
+could not check); bad files go to stderr, one line each. JSON (``--json``): ``{"results": [...],
 "summary": {...}}``, each result with ``path``, ``layer`` (null for a single-layer file),
 ``kind``, ``method``, ``step``, ``verdict``, ``causes``, ``n_differ``, ``detail``, ``applied``
 (the conventions the verdict needed, ``{switch: choice}``), ``also`` (other choices of a
@@ -22,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 from rigl_np.verify.conventions import option_text
 
 VERDICTS = ("identical", "equivalent", "explained", "differs")
+LINE = 200                       # the longest text line, in characters (unless the path is longer)
+MORE = " ... (--json for all)"
 
 
 @dataclass
@@ -73,16 +76,23 @@ def summary(results: list, errors: list, n_files: int) -> dict:
             "verdicts": {v: verdicts.get(v, 0) for v in VERDICTS},
             "causes": dict(Counter(c for r in results for c in r.causes)),
             "not_accepted": sum(not r.accepted for r in results),
+            "count_unchecked": sum("count_unchecked" in r.causes for r in results),
             "options_needed": dict(unselected),
             "errors": [{"path": p, "error": e, "exit_code": c} for p, e, c in errors],
             "exit_code": exit_code(results, errors)}
 
 
-def line(r: Result) -> str:
+def line(r: Result, width: int = LINE) -> str:
+    """One short line: where, the verdict and causes, then as much of the detail as fits in
+    ``width`` characters (the whole detail is in --json)."""
     where = r.path + (f" {r.layer}" if r.layer is not None else "")
     step = f" step {r.step}" if r.step is not None else ""
     causes = f" [{', '.join(r.causes)}]" if r.causes else ""
-    return f"{where}{step}: {r.verdict}{causes} ({r.n_differ:,} differ); {r.detail}"
+    head = f"{where}{step}: {r.verdict}{causes} ({r.n_differ:,} differ); "
+    room = max(width - len(head), 60)
+    if len(r.detail) <= room:
+        return head + r.detail
+    return head + r.detail[:room - len(MORE)].rsplit(" ", 1)[0] + MORE
 
 
 def text(results: list, errors: list, n_files: int) -> str:
@@ -94,6 +104,9 @@ def text(results: list, errors: list, n_files: int) -> str:
     if s["options_needed"]:
         tail += ("; explained only with " + ", ".join(s["options_needed"])
                  + " (pass them if those are your conventions)")
+    if s["count_unchecked"]:
+        tail += (f"; {s['count_unchecked']} grew a count verify could not check "
+                 "(count_unchecked)")
     if errors:
         tail += f"; {len(errors)} could not be checked (see stderr)"
     return "\n".join([line(r) for r in results] + [tail + f"; exit {s['exit_code']}"])

@@ -3,46 +3,89 @@
 RigL paper, Section 3 "Update Schedule", Eq. (1); docs/semantics.md "Schedule". rigl_np counts
 batches from t = 1, updates when t % delta_t == 0 and t < t_end (``rigl_np.rigl.is_update_step``)
 with drop fraction ``rigl_np.rigl.drop_fraction(t, alpha, t_end, schedule)``. Implementations
-count differently (docs/verify.md), three switches with the cause ``schedule``:
+count differently (docs/verify.md), seven switches with the cause ``schedule``:
 
 - ``--first-update zero``: the counter starts at 0 and t = 0 updates (the official code);
 - ``--count-update-batches no``: an update batch does not advance the counter (the official
   TF1 code: its step counter moves with the optimizer step the update replaces);
-- ``--t-end inclusive``: t = t_end itself still updates (t <= t_end).
+- ``--t-end inclusive``: t = t_end itself still updates (t <= t_end);
+- ``--drop-floor yes``: the fraction decays to a minimum, eta + (alpha - eta) f / alpha (SNFS's
+  code: PyTorch's CosineAnnealingLR with eta_min) or max(eta, f); eta is read from their
+  fractions (``floors``);
+- ``--until-end yes``: updates every delta_t until the last batch, t_end or not;
+- ``--fraction-lag 1|2``: the fraction of a counter one or two batches behind the update's;
+- ``--step-base 0``: a 0-based counter, so the update at batch k delta_t logs t = k delta_t - 1.
 
 ``steps`` in the file are *their counter's* values at each update, ``drop_fractions`` the
-fractions they used; both are compared with the schedule each combination gives, fewest changes
-first. One result per file.
+fractions they used; both are compared with the schedule each combination gives (at most three
+switches away from the selection), nearest the selection first. When none gives theirs, the
+detail names the one switch that comes closest. One result per file.
 """
 from __future__ import annotations
 
-import numpy as np
+import itertools
 
 from rigl_np.rigl import drop_fraction
 from rigl_np.verify import fileformat as ff
-from rigl_np.verify.conventions import option_text
+from rigl_np.verify.conventions import SWITCH, option_text
 from rigl_np.verify.report import Result, accept
 
 TOLERANCE = 1e-6          # drop fractions agree within this (float32 files)
 MAX_STEPS = 10**12        # a bound for every step count read from a file
 MAX_UPDATES = 10**6       # the most updates one schedule file may ask verify to compute
-DEFAULTS = {"first_update": "delta", "count_update_batches": "yes", "t_end": "exclusive"}
+MAX_CHANGES = 3           # switch combinations tried: at most this many away from the selection
+DEFAULTS = {"first_update": "delta", "count_update_batches": "yes", "t_end": "exclusive",
+            "drop_floor": "no", "until_end": "no", "fraction_lag": "0", "step_base": "1"}
+
+
+def fraction(t, alpha, t_end, schedule, floor=None) -> float:
+    """f(t) (``rigl.drop_fraction``; 0 before t = 0), or with a floor ``(form, eta)``: "eta_min",
+    eta + (alpha - eta) f(t) / alpha (PyTorch's CosineAnnealingLR with eta_min), or "max",
+    max(eta, f(t))."""
+    f = drop_fraction(max(t, 0), alpha, t_end, schedule)
+    if floor is None:
+        return f
+    form, eta = floor
+    if form == "max":
+        return max(eta, f)
+    return eta + (alpha - eta) * f / alpha if alpha > 0 else eta
 
 
 def expected(alpha, delta_t, t_end, total, schedule, first_update="delta",
-             count_update_batches="yes", end="exclusive") -> list:
+             count_update_batches="yes", end="exclusive", floor=None, until_end="no",
+             fraction_lag="0", step_base="1") -> list:
     """``[(t, f)]``: the counter values that update, and their drop fractions, over ``total``
     batches under the given conventions (the defaults are rigl_np's). One step per update, not
     per batch: the counter starts at t0 (0 or 1) and the update at t happens at batch
-    (t - t0) + (the updates before it, when an update batch does not advance the counter)."""
-    t0 = 0 if first_update == "zero" else 1
-    last = t_end if end == "inclusive" else t_end - 1        # the last t that may update
+    (t - t0) + (the updates before it, when an update batch does not advance the counter).
+    ``step_base`` "0": the counter is the batch minus one, so batch k delta_t updates at
+    t = k delta_t - 1; ``until_end`` "yes": updates go on to the last batch; ``fraction_lag``:
+    the fraction is that of t - lag; ``floor``: (form, eta) of a minimum fraction."""
+    t0 = 0 if first_update == "zero" or step_base == "0" else 1
+    shift = 1 if step_base == "0" and first_update != "zero" else 0     # t = batch - 1
+    last = (t0 + total if until_end == "yes" else t_end if end == "inclusive" else t_end - 1)
     out = []
-    for t in range(-(-t0 // delta_t) * delta_t, last + 1, delta_t):
+    first = (-(-t0 // delta_t) * delta_t if not shift else delta_t) - shift
+    for t in range(first, last + 1, delta_t):
         if (t - t0) + (len(out) if count_update_batches == "no" else 0) >= total:
             break
-        out.append((t, drop_fraction(t, alpha, t_end, schedule)))
+        out.append((t, fraction(t - int(fraction_lag), alpha, t_end, schedule, floor)))
     return out
+
+
+def floors(theirs, cfg) -> list:
+    """The minimum fractions ``(form, eta)`` their fractions could have decayed to: eta_min from
+    their update nearest t_end (solving f = eta + (alpha - eta) c for eta), and their least."""
+    out = []
+    if not theirs or cfg["alpha"] <= 0:
+        return out
+    t, y = max(theirs)
+    c = drop_fraction(min(max(t, 0), cfg["t_end"]), cfg["alpha"], cfg["t_end"],
+                      cfg["schedule"]) / cfg["alpha"]
+    if c < 1:
+        out.append(("eta_min", (y - cfg["alpha"] * c) / (1 - c)))
+    out.append(("max", min(f for _, f in theirs)))
+    return [(form, eta) for form, eta in out if 0 <= eta <= cfg["alpha"]]
 
 
 def _read(archive):
@@ -102,6 +145,37 @@ def _describe(diffs, theirs, ours, cfg) -> str:
     return "; ".join(words)
 
 
+def _combos(selected: dict, until_end_ok: bool) -> list:
+    """Every combination of the schedule switches at most ``MAX_CHANGES`` from the selected
+    ones (rigl_np's where none is), nearest the selection first, then the fewest changes."""
+    choices = {k: SWITCH[k].choices for k in DEFAULTS}
+    if not until_end_ok:
+        choices["until_end"] = ("no",)
+    preferred = {k: selected.get(k, d) for k, d in DEFAULTS.items()}
+    out = []
+    for combo in itertools.product(*choices.values()):
+        c = dict(zip(DEFAULTS, combo))
+        away = sum(c[k] != preferred[k] for k in c)
+        if away <= MAX_CHANGES and not (c["first_update"] == "zero" and c["step_base"] == "0"):
+            out.append((away, sum(c[k] != DEFAULTS[k] for k in c), c))
+    return [c for _, _, c in sorted(out, key=lambda x: x[:2])]
+
+
+def _schedule(cfg, combo, floor):
+    return expected(cfg["alpha"], cfg["delta_t"], cfg["t_end"], cfg["total"], cfg["schedule"],
+                    combo["first_update"], combo["count_update_batches"], combo["t_end"],
+                    floor if combo["drop_floor"] == "yes" else None, combo["until_end"],
+                    combo["fraction_lag"], combo["step_base"])
+
+
+def _fits(theirs, cfg, combo) -> tuple:
+    """(differences left, the floor used) of ``combo``: with --drop-floor yes, its best floor."""
+    if combo["drop_floor"] == "no":
+        return len(_compare(theirs, _schedule(cfg, combo, None))), None
+    tried = [(len(_compare(theirs, _schedule(cfg, combo, fl))), fl) for fl in floors(theirs, cfg)]
+    return min(tried, key=lambda x: x[0]) if tried else (len(theirs) + 1, None)
+
+
 def check(archive, selected: dict) -> Result:
     """The ``Result`` of a schedule file."""
     steps, fractions, cfg = _read(archive)
@@ -113,20 +187,27 @@ def check(archive, selected: dict) -> Result:
     if not diffs:
         result = Result(archive.path, None, "schedule", "identical", [], 0, head + "; identical")
         return accept(result, selected)
-    preferred = [selected.get(k, d) for k, d in DEFAULTS.items()]  # the user's choices first
-    combos = sorted(((a, b, c) for a in ("delta", "zero") for b in ("yes", "no")
-                     for c in ("exclusive", "inclusive")),
-                    key=lambda abc: (sum(v != s for v, s in zip(abc, preferred)),
-                                     sum(v != d for v, d in zip(abc, DEFAULTS.values()))))
-    for combo in (c for c in combos if c != tuple(DEFAULTS.values())):
-        if not _compare(theirs, expected(cfg["alpha"], cfg["delta_t"], cfg["t_end"],
-                                         cfg["total"], cfg["schedule"], *combo)):
-            applied = {k: v for (k, d), v in zip(DEFAULTS.items(), combo) if v != d}
+    # 1. the switch combinations nearest the selection first; the first that gives theirs
+    combos = _combos(selected, cfg["total"] // cfg["delta_t"] <= MAX_UPDATES)
+    best = None                                      # (differences left, changes, combo, floor)
+    for combo in (c for c in combos if c != DEFAULTS):
+        left, floor = _fits(theirs, cfg, combo)
+        changes = {k: v for k, v in combo.items() if v != DEFAULTS[k]}
+        if left == 0:
             detail = (f"{head}; {_describe(diffs, theirs, ours, cfg)}; identical with "
-                      + ", ".join(option_text(k, v) for k, v in applied.items()))
+                      + ", ".join(option_text(k, v) for k, v in changes.items())
+                      + (f" (a floor of {floor[1]:.6g}, {floor[0]} form)" if floor else ""))
             result = Result(archive.path, None, "schedule", "explained", ["schedule"],
-                            len(diffs), detail, applied=applied)
+                            len(diffs), detail, applied=changes)
             return accept(result, selected)
+        if len(changes) == 1 and (best is None or left < best[0]):
+            best = (left, changes)
+    # 2. none does: the hint names the single switch that leaves the fewest differences
+    hint = ""
+    if best is not None and best[0] < len(diffs):
+        (name, choice), = best[1].items()
+        hint = (f"; closest: {option_text(name, choice)} leaves {best[0]} of the "
+                f"{len(diffs)} differences")
     result = Result(archive.path, None, "schedule", "differs", ["schedule"], len(diffs),
-                    f"{head}; {_describe(diffs, theirs, ours, cfg)}")
+                    f"{head}; {_describe(diffs, theirs, ours, cfg)}{hint}")
     return accept(result, selected)

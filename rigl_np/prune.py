@@ -29,14 +29,16 @@ def last_pruning_step(step: int, delta_t: int, t0: int, t1: int) -> int:
     return max(step // delta_t * delta_t, t0)
 
 
-def pruning_density(step: int, final_density: float, t0: int, t1: int) -> float:
-    """The density Zhu & Gupta's schedule asks of a layer at ``step``, from 1 (dense) at t0 to
-    ``final_density`` at t1: d + (1 - d) * (1 - progress)**3, exactly d from t1 on (Eq. 1 of
-    the paper, written for the density 1 - s_t with s_i = 0). t1 = t0 prunes at once."""
+def pruning_density(step: int, final_density: float, t0: int, t1: int,
+                    initial_density: float = 1.0) -> float:
+    """The density Zhu & Gupta's schedule asks of a layer at ``step``, from ``initial_density``
+    d_i (1: dense) at t0 to ``final_density`` d at t1: d + (d_i - d) * (1 - progress)**3,
+    exactly d from t1 on (Eq. 1 of the paper, written for the density 1 - s_t with
+    s_i = 1 - d_i). t1 = t0 prunes at once."""
     if t1 <= t0:
-        return final_density if step >= t1 else 1.0
+        return final_density if step >= t1 else initial_density
     progress = min(max((step - t0) / (t1 - t0), 0.0), 1.0)
-    return final_density + (1 - final_density) * (1 - progress) ** 3
+    return final_density + (initial_density - final_density) * (1 - progress) ** 3
 
 
 def magnitude_prune(weight, mask, n_keep: int) -> MaskUpdate:

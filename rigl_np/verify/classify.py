@@ -74,10 +74,10 @@ def _explained_part(p, trial, applied, ref, mine) -> list:
             what = f"k = {trial.formula} = {k}, rigl_np drops floor(f * n) = {mine.n_drop}"
         elif name == "grow_count":
             grown = int(np.count_nonzero(p.new_mask)) - (n - trial.k)
-            what = (f"grew {grown:,} after dropping {trial.k:,}" + {
-                "refill": f", back to the budget {p.budget:,}",
-                "random": "; how many grew is taken from your mask, not checked",
-                "redistribute": "; the counts of the whole model are checked below"}[choice])
+            what = f"grew {grown:,} after dropping {trial.k:,}" + (
+                f", back to the budget {p.budget:,}" if choice == "refill" else
+                "; how many grew is taken from your mask, not checked" if choice == "random" else
+                "; the counts of the whole model are checked below")
         elif name == "drop_candidates":
             what = {"all": "inactive positions ranked by "
                     + ("|W * M|" if trial.drop_score == "masked" else "their stored |W|"),
@@ -132,8 +132,9 @@ def _differs_part(p, trial, ref, scores) -> tuple:
     return causes, phrases
 
 
-def _broken(found: dict) -> bool:
-    return any(CAUSES[c][0] for c in found)
+def _broken(found: dict) -> int:
+    """At how many positions ``found`` breaks a rule (0: none), summed over the rules."""
+    return sum(int(np.count_nonzero(where)) for c, (where, _) in found.items() if CAUSES[c][0])
 
 
 def _rules(p, outcome, selected: dict) -> tuple:
@@ -148,8 +149,8 @@ def _rules(p, outcome, selected: dict) -> tuple:
     for state in order:
         results.append((rules.check(p, regrown, state), state))
         if not _broken(results[-1][0]):
-            return results[-1]
-    return results[0]
+            break
+    return min(results, key=lambda r: _broken(r[0]))     # the fewest broken, the first on a draw
 
 
 def _applied(p, trial, selected: dict) -> tuple:
@@ -195,8 +196,9 @@ def classify(p, selected: dict | None = None) -> Finding:
         if "kept_changed" in rule_found:
             for other in found if found is not None else search.matches(p, scores, selected):
                 again, other_state = _rules(p, other.outcome, selected)
-                if not _broken(again):
+                if _broken(again) < _broken(rule_found):
                     match, rule_found, state = other, again, other_state
+                if not _broken(rule_found):
                     break
     causes, mask_phrases, applied, also = [], [], {}, {}
     if match is not None:

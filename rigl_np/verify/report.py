@@ -85,7 +85,7 @@ def summary(results: list, errors: list, n_files: int) -> dict:
 def line(r: Result, width: int = LINE) -> str:
     """One short line: where, the verdict and causes, then as much of the detail as fits in
     ``width`` characters (the whole detail is in --json)."""
-    where = r.path + (f" {r.layer}" if r.layer is not None else "")
+    where = f"{r.path}" + (f" {r.layer}" if r.layer is not None else "")
     step = f" step {r.step}" if r.step is not None else ""
     causes = f" [{', '.join(r.causes)}]" if r.causes else ""
     head = f"{where}{step}: {r.verdict}{causes} ({r.n_differ:,} differ); "

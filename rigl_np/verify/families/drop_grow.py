@@ -63,9 +63,12 @@ class DropGrow:
                         if grow_count != "k" and (n_grow == kd or n_grow is None or n_grow < 0
                                                   or not changes):
                             continue
-                        if prune and (n - kd + n_grow if changes else n) != after:
-                            continue
                         for regrow in ("yes", "no"):
+                            # at most the positions open to growth (none kept, nor dropped if
+                            # they may not return) can grow
+                            open_ = size - (n - kd) - (kd if regrow == "no" else 0)
+                            if prune and (n - kd + min(n_grow, open_) if changes else n) != after:
+                                continue
                             if prune and candidates != "all" and changes and (
                                     lost > kd or (regrow == "no" and lost != kd)):
                                 continue

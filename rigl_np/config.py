@@ -167,12 +167,14 @@ def method_options(method: str, values: dict):
 
 
 def run_name(cfgs: dict) -> str:
-    """"lenet300-rigl-erk-0.9-seed0" ("lenet300-dense-seed0" for the dense baseline): a run's
+    """"lenet300-rigl-erk-0.9-seed0" ("lenet300-dense-seed0" for the dense baseline,
+    "lenet300-rigl-nm2of4-uniform-0.5-seed0" with ``--nm 2:4``): a run's
     folder name inside a compare grid; a lone run's default folder prefixes the data set. Two
     different configurations of a grid never share a name (``exact``)."""
-    s = cfgs["sparse"]
+    s, nm = cfgs["sparse"], getattr(cfgs.get("options"), "nm", None)   # --nm 2:4: "-nm2of4"
     tag = (s.method if methods.get(s.method).dense_baseline
-           else f"{s.method}-{s.distribution}-{exact(s.sparsity)}")
+           else f"{s.method}{'-nm' + nm.replace(':', 'of') if nm else ''}-{s.distribution}-"
+                f"{exact(s.sparsity)}")
     return f"{cfgs['model'].model}-{tag}-seed{cfgs['optim'].seed}"
 
 

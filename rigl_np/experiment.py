@@ -192,6 +192,8 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
         except ValueError as e:                 # masks these settings cannot have
             raise errors.UsageError(f"{sparse.method} cannot build its masks at --sparsity "
                                     f"{sparse.sparsity:g} ({e}); choose a lower --sparsity") from None
+        for line in method.notices():           # e.g. the layers --nm leaves dense
+            log(line)
         if sparse.init == "sparse":
             sparse_fan_in_init(model.params(), method.masks)
         # 5. resume (the checkpoint checked against this run first) or start afresh
@@ -286,7 +288,7 @@ def _metrics(state, method, model, full, data, sparse, total_steps, out, changes
         "test_accuracy": state.last["test_accuracy"], "history": state.history,
         "layer_density": real, "layer_nnz": {n: v["nnz"] for n, v in report["layers"].items()},
         "global_density": report["global_density"], "nominal_sparsity": sparse.sparsity,
-        "width": method.width, "method": method.kind(),
+        "width": method.width, "method": method.kind(), "structure": method.structure_record(),
         "train_seconds": sum(r["seconds"] for r in state.history),
         "flops": flops_report(full, data.input_shape, method, real,
                               records.density_segments(method.shapes, total_steps)

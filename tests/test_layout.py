@@ -26,8 +26,8 @@ LAYERS = (
     {"rigl_np", "errors", "atomic", "reading", "backend", "timing", "children", "options"},
     # 2. the maths and the data: layers, models, optimizers, masks (selection, structures, the
     #    update record), RigL's phases, pruning's schedule, FLOPs
-    {"functional", "nn", "models", "optim", "sparsity", "masks", "rigl", "srigl", "prune", "flops",
-     "data"},
+    {"functional", "nn", "models", "optim", "sparsity", "masks", "rigl", "srigl", "nm", "prune",
+     "flops", "data"},
     # 3. the training methods, assembled from the maths
     {"methods"},
     # 4. one run's parts: its settings, the loop, checkpoints, the run folder (and an old one set

@@ -171,6 +171,7 @@ class Method:
         """Draw the masks for ``model``'s sparse layers, apply them, and start the signal."""
         self.model, self.optimizer, self.params = model, optimizer, model.params()
         self.shapes = {n: self.params[n].shape for n in model.sparsifiable()}
+        self.densities = self.structure.densities(self.shapes, self.densities)   # N:M: n/m or 1
         sparse = {n: s for n, s in self.shapes.items()
                   if self.has_masks and self.densities[n] < 1}
         self.budgets = self.structure.budgets(sparse, self.densities)
@@ -234,6 +235,15 @@ class Method:
                                   self.masks)
         self.signal.reset()
         return record
+
+    def notices(self) -> list:
+        """Lines a run says once, before training, about its masks' structure (N:M: the layers
+        it leaves dense, and why)."""
+        return self.structure.notices(self.shapes)
+
+    def structure_record(self) -> dict:
+        """What metrics.json records under ``structure`` ({} for unstructured masks)."""
+        return self.structure.record(self.shapes)
 
     def summary(self) -> dict:
         """What an epoch's record adds: the real global density and the ITOP rate."""

@@ -11,15 +11,19 @@ The whole method, part by part:
   Pruned weights never come back. FLOPs: each batch at the masks it trained with.
   ``--selection global`` (``selection.py``): one ranking over all sparse layers keeps the sum of
   the layers' scheduled counts (``rigl.global_prune``), so per-layer densities drift.
+  ``--nm N:M`` (``nm.py``, resolved when the method is built): every N:M layer's final density
+  is N/M, and each step is ``nm.nm_prune``: the N largest |W| of every group are protected, the
+  rest pruned layer-wide to the schedule's count, exactly N per group at t1.
 """
 from __future__ import annotations
 
 import math
 
 from rigl_np import backend
-from rigl_np.methods import selection
 from rigl_np.methods.base import Method
+from rigl_np.methods import nm
 from rigl_np.methods.schedules import PruningSchedule
+from rigl_np.nm import nm_prune
 from rigl_np.prune import magnitude_prune
 from rigl_np.rigl.drop import magnitude_score
 from rigl_np.rigl.global_update import global_prune, layer_scores
@@ -30,7 +34,16 @@ class Pruning(Method):
     name = "pruning"
     colour = "tab:green"
     schedule = PruningSchedule()
-    Options = selection.Selection
+    Options = nm.NMSelection
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.structure = nm.structure(self.options)      # the densities; masks start dense
+
+    @classmethod
+    def check(cls, cfg, options=None):
+        super().check(cfg, options)
+        nm.check(cfg, options)
 
     def initial_masks(self, shapes: dict) -> dict:
         """Pruning starts dense: all-ones masks for the layers that will be pruned."""
@@ -41,6 +54,10 @@ class Pruning(Method):
         selection keeps the sum of those counts over all layers together."""
         counts = {n: nnz_for(math.prod(m.shape), self.schedule.density(step, self.densities[n]))
                   for n, m in self.masks.items()}
+        if self.options.nm:
+            s = self.structure
+            return {n: nm_prune(self.params[n], m, counts[n], s.n, s.m)
+                    for n, m in self.masks.items()}
         if self.options.selection == "global":
             scores = {n: magnitude_score(self.params[n]) for n in self.masks}
             return global_prune(layer_scores(scores, self.options.global_scores), self.masks,

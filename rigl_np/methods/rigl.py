@@ -10,6 +10,8 @@ The whole method, part by part (docs/semantics.md "The RigL update", "Schedule")
   grow k by |G| (just-dropped ones may return); new connections start at 0.
 - ``--selection global`` (``selection.py``, resolved when the method is built): the initial
   masks and every update rank all sparse layers together (k = floor(f * total nnz)).
+- ``--nm N:M`` (``nm.py``, resolved when the method is built): N:M masks, and per layer
+  ``nm.nm_update`` with the grow score |G|: the same layer-wide drop, every group regrown to N.
 """
 from __future__ import annotations
 
@@ -17,14 +19,16 @@ from dataclasses import dataclass
 
 from rigl_np.methods import selection
 from rigl_np.methods.base import Method, Verification
+from rigl_np.methods import nm
 from rigl_np.methods.schedules import DropFractionSchedule
 from rigl_np.methods.signals import DenseGradient
 from rigl_np.options import opt, require
+from rigl_np.nm import nm_update
 from rigl_np.rigl import rigl_score, rigl_update
 
 
 @dataclass
-class Options(selection.Selection):
+class Options(nm.NMSelection):
     grad_accumulation: int = opt(1, "batches whose dense gradients are averaged for growth")
 
     def __post_init__(self):
@@ -46,10 +50,19 @@ class RigL(Method):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.structure = selection.structure(self.options)
+        self.structure = nm.structure(self.options)
+
+    @classmethod
+    def check(cls, cfg, options=None):
+        super().check(cfg, options)
+        nm.check(cfg, options)
 
     def update(self, step, f):
         grads = self.signal.value
+        if self.options.nm:
+            s = self.structure
+            return {n: nm_update(self.params[n], m, rigl_score(grads[n]), f, s.n, s.m)
+                    for n, m in self.masks.items()}
         if self.options.selection == "global":
             return selection.global_drop_and_grow(
                 self.params, self.masks, {n: rigl_score(grads[n]) for n in self.masks}, f,

@@ -3,12 +3,13 @@
 Each sparse layer gets an exact-count random mask at its density, drawn once on the host RNG;
 the gradients are masked and the weights and momentum re-masked after every step (``Method``).
 ``--selection global`` (``selection.py``, resolved when the method is built) draws the layers'
-total budget uniformly over all sparse layers together instead.
+total budget uniformly over all sparse layers together instead; ``--nm N:M`` (``nm.py``) a mask
+with exactly N of every M consecutive inputs.
 """
 from __future__ import annotations
 
-from rigl_np.methods import selection
 from rigl_np.methods.base import Method
+from rigl_np.methods import nm
 
 
 class Static(Method):
@@ -16,8 +17,13 @@ class Static(Method):
 
     name = "static"
     colour = "tab:blue"
-    Options = selection.Selection
+    Options = nm.NMSelection
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.structure = selection.structure(self.options)
+        self.structure = nm.structure(self.options)
+
+    @classmethod
+    def check(cls, cfg, options=None):
+        super().check(cfg, options)
+        nm.check(cfg, options)

@@ -22,7 +22,8 @@ or ``differs`` (which rule, where). docs/verify.md documents the format and ever
 - ties.py: tie attribution (scores that prefer the other side's choice among equals);
 - search.py: the pruned search over conventions, and the closest trial for a diagnosis;
 - rules.py: the weight and optimizer-state rules, on the other implementation's mask;
-- classify.py: the verdict, causes and detail of one layer update;
+- classify.py: the verdict and causes of one layer update; phrases.py: its detail, in words;
+- redistribute.py: growth counts moved across layers (SNFS's momentum share), on a whole model;
 - densities.py, schedule.py: files of layer densities and of update schedules;
 - report.py: the text lines, the JSON object, the exit code;
 - main.py: the command (files and folders, options, errors);

@@ -13,8 +13,12 @@ verdict:
   the first positions and their |W| and grow score.
 
 The steps: 1. rigl_np's update on their inputs (``n_differ`` counts against it); 2. if the masks
-differ, the search over conventions; 3. the weight and state rules on *their* mask (``rules.py``);
-4. the verdict from every cause found.
+differ, the search over conventions; 3. the weight and state rules on *their* mask (``rules.py``),
+and when one breaks at a kept connection, the other conventions that give the same mask (a
+convention can leave the mask identical and show in one weight: k = ceil(f * n) growing the extra
+dropped connection straight back, reset to 0), the selected ones first; 4. the conventions only
+the weights and state show (dense optimizer state, the optimizer step first); 5. the verdict from
+every cause found. The words are ``phrases.py``'s.
 """
 from __future__ import annotations
 
@@ -22,10 +26,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rigl_np.verify import rules, search
-from rigl_np.verify.conventions import CAUSES, SWITCH, Convention, Trial, option_text, rules_giving
+from rigl_np.verify import phrases, rules, search
+from rigl_np.verify.conventions import (CAUSES, SWITCH, Convention, Trial, option_text,
+                                        rules_giving)
 
-SHOW = 3          # positions named per finding in the detail
 LIST = 20         # positions listed in the JSON
 
 
@@ -41,77 +45,10 @@ class Finding:
     counts: dict = field(default_factory=dict)
 
 
-def _index(p, flat_canonical: int) -> tuple:
-    """A canonical flat index as an index tuple in the file's own layout."""
-    index = [int(i) for i in np.unravel_index(flat_canonical, p.mask.shape)]
-    if p.layout == "in_out":                      # (out, in) -> (in, out); conv -> (kh, kw, in, out)
-        index = index[::-1] if len(index) == 2 else [index[2], index[3], index[1], index[0]]
-    return tuple(index)
-
-
-def _at(p, flags, limit=SHOW) -> str:
-    """'(3, 4) |W| 0.52 |G| 0.01, ...' for the first positions of ``flags``."""
-    g = p.verification.label
-    parts = []
-    for i in np.flatnonzero(flags)[:limit]:
-        w, s = abs(p.weight.flat[i]), p.grow_score.flat[i]
-        parts.append(f"{_index(p, i)} |W| {w:.4g} {g} {s:.4g}")
-    more = int(np.count_nonzero(flags)) - len(parts)
-    return ", ".join(parts) + (f" and {more:,} more" if more > 0 else "")
-
-
-def _explained_part(p, trial, applied, ref, mine) -> list:
-    """One phrase per non-default convention the match applied (``applied``: the choices, the
-    user's own where several give the same)."""
-    n = int(np.count_nonzero(p.mask))
-    phrases = []
-    for name, choice in applied.items():
-        option = option_text(name, choice)
-        if name == "k_rounding":
-            k = trial.k - trial.extra
-            others = [r for r in rules_giving(n, p.drop_fraction, k) if r != choice]
-            option += "".join(f" or {r}" for r in others)
-            what = f"k = {trial.formula} = {k}, rigl_np drops floor(f * n) = {mine.n_drop}"
-        elif name == "grow_count":
-            grown = int(np.count_nonzero(p.new_mask)) - (n - trial.k)
-            what = f"grew {grown:,} after dropping {trial.k:,}" + (
-                f", back to the budget {p.budget:,}" if choice == "refill" else
-                "; how many grew is taken from your mask, not checked" if choice == "random" else
-                "; the counts of the whole model are checked below")
-        elif name == "drop_candidates":
-            what = {"all": "inactive positions ranked by "
-                    + ("|W * M|" if trial.drop_score == "masked" else "their stored |W|"),
-                    "sort": f"one sort over all positions: {trial.extra:,} active zeros went "
-                    "with the inactive ones, beyond k"}[choice]
-        elif name == "regrow_dropped":
-            what = "just-dropped connections not grown back"
-        elif name == "dense_layers":
-            what = f"a dense layer updated: {trial.k:,} dropped and grown back"
-        elif name == "layout":
-            what = "ties broken in (in, out) / (kh, kw, in, out) order"
-        elif name == "tie_noise":
-            what = "every difference within the official code's score noise"
-        elif name == "fan_in":
-            what = f"fan-in {ref.fan_in} (rigl_np: k' = {mine.fan_in})"
-        else:                                     # ablation
-            what = (f"{int(np.count_nonzero(ref.ablated)):,} neurons ablated "
-                    f"(rigl_np: {int(np.count_nonzero(mine.ablated)):,}, ablate = {p.ablate})")
-        phrases.append(f"{option} ({what})")
-    return phrases
-
-
-def _rule_part(p, cause, where, names) -> str:
-    """'cause: meaning (the arrays) at (i, j), ...' for a broken weight or state rule."""
-    at = ", ".join(str(_index(p, i)) for i in np.flatnonzero(where)[:SHOW])
-    more = int(np.count_nonzero(where)) - min(SHOW, int(np.count_nonzero(where)))
-    return (f"{cause}: {CAUSES[cause][1]} ({', '.join(dict.fromkeys(names))}) at {at}"
-            + (f" and {more:,} more" if more else ""))
-
-
 def _differs_part(p, trial, ref, scores) -> tuple:
     """(causes, phrases) of a mask no convention explains: which step differs, and where."""
     # 1. the family's diagnosis: which step is right, and what in the mask breaks its structure
-    drop_ok, grow_ok, causes, phrases = p.family.diagnose(p, trial, ref, scores)
+    drop_ok, grow_ok, causes, said = p.family.diagnose(p, trial, ref, scores)
     causes = [SWITCH[name].cause for name in trial.conv.changed()] + causes
     off = ref.mask != p.new_mask
     # 2. A step that is right is not blamed; if neither is, each gets its side of the layer.
@@ -124,12 +61,12 @@ def _differs_part(p, trial, ref, scores) -> tuple:
             continue
         causes.append(cause)
         verb = "grew" if cause == "wrong_grow" else "kept"
-        words = [f"{verb} {_at(p, side & p.new_mask)} that rigl_np does not have"
+        words = [f"{verb} {phrases.at(p, side & p.new_mask)} that rigl_np does not have"
                  if (side & p.new_mask).any() else "",
-                 f"left off {_at(p, side & ~p.new_mask)} that rigl_np has"
+                 f"left off {phrases.at(p, side & ~p.new_mask)} that rigl_np has"
                  if (side & ~p.new_mask).any() else ""]
-        phrases.append(f"{cause}: " + "; ".join(w for w in words if w))
-    return causes, phrases
+        said.append(f"{cause}: " + "; ".join(w for w in words if w))
+    return causes, said
 
 
 def _broken(found: dict) -> int:
@@ -176,7 +113,7 @@ def classify(p, selected: dict | None = None) -> Finding:
     counts = {"n_active": int(np.count_nonzero(p.mask)), "k": mine.n_drop,
               "nnz_ours": int(np.count_nonzero(mine.mask)),
               "nnz_yours": int(np.count_nonzero(p.new_mask))}
-    positions = [{"index": _index(p, i), "abs_w": float(abs(p.weight.flat[i])),
+    positions = [{"index": phrases.index(p, i), "abs_w": float(abs(p.weight.flat[i])),
                   "grow_score": float(p.grow_score.flat[i]), "ours": bool(mine.mask.flat[i]),
                   "yours": bool(p.new_mask.flat[i]), "was_active": bool(p.mask.flat[i])}
                  for i in np.flatnonzero(differ)[:LIST]]
@@ -205,7 +142,7 @@ def classify(p, selected: dict | None = None) -> Finding:
         kind, outcome, trial = match.kind, match.outcome, match.trial
         applied, also = _applied(p, trial, selected)
         causes = (["tie"] if kind == "tie" else []) + [SWITCH[f].cause for f in applied]
-        mask_phrases = _explained_part(p, trial, applied, outcome, mine)
+        mask_phrases = phrases.explained(p, trial, applied, outcome, mine)
     else:
         kind = "differs"
         trial, outcome = search.closest(p, scores)
@@ -234,9 +171,9 @@ def classify(p, selected: dict | None = None) -> Finding:
             applied["regrown"] = "reset"
             mask_phrases.append(f"{option_text('regrown', 'reset')} "
                                 f"({int(np.count_nonzero(where)):,} dropped-and-regrown "
-                                f"connections reset to 0 at {_at(p, where)})")
+                                f"connections reset to 0 at {phrases.at(p, where)})")
         else:
-            rule_phrases.append(_rule_part(p, cause, where, names))
+            rule_phrases.append(phrases.rule(p, cause, where, names))
     # 5. The verdict: a violation, then conventions, then ties.
     if kind == "differs" or any(CAUSES[c][0] for c in causes):
         verdict = "differs"
@@ -244,56 +181,9 @@ def classify(p, selected: dict | None = None) -> Finding:
         verdict = "explained"
     else:
         verdict = "equivalent" if kind == "tie" else "identical"
-    detail = _summary(p, mine, differ, kind, mask_phrases, rule_phrases)
+    detail = phrases.summary(p, mine, differ, kind, mask_phrases, rule_phrases)
     counts.update(k_applied=trial.k, grown=counts["nnz_yours"] - counts["n_active"] + trial.k,
                   size=int(p.mask.size), signal=float(np.abs(p.signal[p.mask]).mean())
                   if p.signal is not None and p.mask.any() else 0.0)
     return Finding(verdict, causes, int(np.count_nonzero(differ)), detail, applied, also,
                    positions, counts)
-
-
-def _summary(p, mine, differ, kind, mask_phrases, rule_phrases) -> str:
-    """The detail sentence: the update's numbers, then what was found."""
-    n, size = int(np.count_nonzero(p.mask)), p.mask.size
-    if n == size:
-        head = (f"density 1 ({n:,} of {size:,} active): never updated (floor(f * n) = "
-                f"{int(np.floor(p.drop_fraction * n)):,} would be dropped by an update)")
-    else:
-        head = p.family.head(p, mine)
-    n_differ = int(np.count_nonzero(differ))
-    parts = [head]
-    if not differ.any():
-        parts.append("masks identical")
-    elif kind == "differs":
-        parts.append(f"{n_differ:,} positions differ from rigl_np")
-    else:
-        parts.append(f"{n_differ:,} positions differ from rigl_np ({_at(p, differ)})")
-    if kind == "tie" and not mask_phrases:
-        parts.append("every one a choice among equal scores, or a consequence of one")
-    if mask_phrases:
-        joined = "; ".join(mask_phrases)
-        parts.append(joined if kind == "differs" or not differ.any() else
-                     "masks identical with " + joined
-                     + ("; the rest are choices among equal scores" if kind == "tie" else ""))
-    if rule_phrases:
-        parts += rule_phrases
-    elif kind != "differs" and (p.new_weight is not None or p.new_state):
-        parts.append("weights and optimizer state follow the rules")
-    if kind != "identical" or rule_phrases:
-        parts += _hints(p, mine)
-    return "; ".join(parts)
-
-
-def _hints(p, mine) -> list:
-    """Likely slips in the dump itself, said in words."""
-    hints = []
-    if np.array_equal(p.new_mask, p.mask) and not np.array_equal(mine.mask, p.mask):
-        hints.append("note: your new_mask equals your mask: was it dumped before the update ran?")
-    if p.verification.grow_key == "grad":
-        if not p.grow_score.any():
-            hints.append("note: the gradient is all 0, so every grow choice is a tie: was it "
-                         "read after zero_grad(), or from an empty batch?")
-        elif not p.grow_score[~p.mask].any() and not p.mask.all():
-            hints.append("note: the gradient is 0 at every inactive position: is it the masked "
-                         "gradient? RigL grows by the dense one (of the loss w.r.t. W * M)")
-    return hints

@@ -6,7 +6,8 @@ score, the score's name) and its ``structure`` has a family here. The family is 
 conventions its update is reproduced under, and the code that reproduces it:
 
 - ``drop_grow.DropGrow`` (``masks.Unstructured``: RigL, SET, SNFS): drop k, grow as many, with the
-  switches k_rounding, grow_count, drop_candidates, regrow_dropped and the layout's tie order;
+  switches k_rounding, grow_count, drop_candidates, regrow_dropped, dense_layers and the layout's
+  tie order;
   it runs the library's own composer, ``rigl.drop_and_grow``;
 - ``fan_in.FanIn`` (``masks.ConstantFanIn``: SRigL): ablation, drop, regrowth to a constant fan-in,
   with k_rounding, ablation, fan_in, regrow_dropped, drop_candidates and the layout; it runs

@@ -16,11 +16,13 @@ from rigl_np.methods import facts
 
 
 def row_from(config: dict, metrics: dict) -> dict:
-    """One table row from a run's config.json (as dicts) and metrics.json."""
+    """One table row from a run's config.json (as dicts) and metrics.json. An N:M run's
+    distribution is "N:M 2:4" (its masks are uniform in density, structured in place)."""
     s, kind = config["sparse"], facts(config, metrics)
+    nm = (config.get("options") or {}).get("nm")
     return {"model": config["model"]["model"], "method": s["method"],
             "has_masks": kind["has_masks"], "dense_baseline": kind["dense_baseline"],
-            "distribution": s["distribution"], "sparsity": s["sparsity"],
+            "distribution": f"N:M {nm}" if nm else s["distribution"], "sparsity": s["sparsity"],
             "seed": config["optim"]["seed"], "test_accuracy": metrics["test_accuracy"],
             "global_density": metrics["global_density"],
             "train_flops": metrics["flops"]["train_multiplier"],

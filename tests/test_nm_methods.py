@@ -1,7 +1,8 @@
 """``--nm N:M`` for static, SET, RigL and gradual pruning (rigl_np.methods.nm): the invariants after
 every batch and update and in the method's saved state (hypothesis, on a small Linear + conv
 model), the layers left dense, the refusals (exit 2, one line), and train/compare on the CLI
-(metrics.json, masks.npz snapshots and checkpoint.npz all N:M)."""
+(metrics.json, masks.npz snapshots and checkpoint.npz all N:M; the group-occupancy figure, the
+results table's "N:M 2:4" rows)."""
 import json
 
 import numpy as np
@@ -16,6 +17,7 @@ from rigl_np.nn import Conv2d, Flatten, Linear, ReLU, Sequential
 from rigl_np.optim import SGD
 from rigl_np.runfolder import load_snapshots
 from rigl_np.train import train_step
+from rigl_np.viz.nm import group_occupancy
 
 host = backend.to_numpy
 TIMING = {"static": {}, "set": {"delta_t": 3, "t_end": 14}, "rigl": {"delta_t": 3, "t_end": 14},
@@ -131,6 +133,14 @@ def test_train_writes_nm_masks_everywhere_and_says_which_layers_stay_dense(
             assert not c[f"param/{name}"][~mask].any()
             assert not c[f"opt/{name}/momentum"][~mask].any()
     assert metrics["layer_density"]["fc1.weight"] == n / m
+    assert (out / "nm_occupancy.png").exists()
+
+
+def test_group_occupancy_is_the_share_of_snapshots_each_position_was_active():
+    first = np.array([[True, True, False, False, False, True, True, False]])
+    later = np.array([[True, False, True, False, False, True, True, False]])
+    occupancy = group_occupancy({0: {"fc": first}, 10: {"fc": later}, 20: {"fc": later}}, "fc", 4)
+    assert occupancy.tolist() == [[1, 1 / 3, 2 / 3, 0], [0, 1, 1, 0]]
 
 
 def test_compare_runs_a_grid_at_nm_and_names_its_runs(tmp_path):
@@ -142,3 +152,5 @@ def test_compare_runs_a_grid_at_nm_and_names_its_runs(tmp_path):
     metrics = json.loads((tmp_path / "grid" / "runs" / "lenet300-set-nm2of4-uniform-0.5-seed0" /
                           "metrics.json").read_text())
     assert metrics["structure"]["n"] == 2 and metrics["layer_density"]["fc3.weight"] == 0.5
+    table = (tmp_path / "grid" / "results.md").read_text()
+    assert "| lenet300 | set | N:M 2:4 | 0.5 |" in table

@@ -96,10 +96,14 @@ class Run:
 
     @property
     def label(self) -> str:
-        """"rigl erk 0.9 seed0" (or "dense seed0"): what the run is, for legends and titles."""
+        """"rigl erk 0.9 seed0" (or "dense seed0", "rigl N:M 2:4 seed0"): what the run is, for
+        legends and titles."""
         s, seed = self.config["sparse"], self.config["optim"]["seed"]
+        nm = (self.config.get("options") or {}).get("nm")
         if self.kind["dense_baseline"]:
             return f"{s['method']} seed{seed}"
+        if nm:
+            return f"{s['method']} N:M {nm} seed{seed}"
         return f"{s['method']} {s['distribution']} {s['sparsity']:g} seed{seed}"
 
     @property

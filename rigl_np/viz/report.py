@@ -4,8 +4,9 @@ Per run (into its own folder): training curves; for sparse methods the layer den
 three distributions against what the run achieved; for runs with mask updates the per-update
 counts, turnover and ITOP rate, and the drop-fraction schedule (dynamic methods, when the run
 recorded ``total_steps``); SRigL's active neurons (records with "active_neurons"); from the mask
-snapshots the final masks, fan-in/fan-out histograms, and, when the first sparse layer reads the
-input image directly (an MLP), the input-pixel in-degree frames as a PNG grid and a GIF.
+snapshots the final masks, fan-in/fan-out histograms, for N:M runs the group occupancy
+(``nm.py``), and, when the first sparse layer reads the input image directly (an MLP), the
+input-pixel in-degree frames as a PNG grid and a GIF.
 
 Over several runs (into ``out_dir``, or the first folder given): training curves side by side,
 accuracy against sparsity and against training FLOPs, and theoretical FLOPs against wall time
@@ -20,6 +21,7 @@ from pathlib import Path
 from rigl_np.viz.common import Run, load_run, save
 from rigl_np.viz.distributions import model_shapes, plot_layer_densities
 from rigl_np.viz.masks import plot_in_degree, plot_masks, write_in_degree_gif
+from rigl_np.viz.nm import plot_group_occupancy
 from rigl_np.viz.records import (plot_active_neurons, plot_fan_histograms, plot_turnover_itop,
                                  plot_update_counts)
 from rigl_np.viz.runs import (plot_accuracy_vs_flops, plot_accuracy_vs_sparsity,
@@ -63,6 +65,10 @@ def run_figures(run: Run) -> list:
         written.append(save(plot_masks(snapshots[last], f"{run.label}: masks at step {last}"),
                             out / "masks.png"))
         written.append(save(plot_fan_histograms(snapshots), out / "fan_histograms.png"))
+        nm = metrics.get("structure") or {}
+        if "m" in nm and snapshots[last]:                   # an N:M run with N:M layers
+            written.append(save(plot_group_occupancy(snapshots, nm["n"], nm["m"], run.label),
+                                out / "nm_occupancy.png"))
         layer = input_layer(snapshots[0], run.input_shape)
         if layer is not None:
             written.append(save(plot_in_degree(snapshots, layer, run.input_shape),

@@ -1,6 +1,6 @@
 """What ``verify`` prints: one line per layer update and a summary, or one JSON object.
 
-Text: ``PATH[ LAYER]: VERDICT [causes] (n_differ differ); detail`` per result, the detail cut to
+Text: ``PATH[ LAYER]: VERDICT [causes] with OPTIONS (n_differ differ); detail`` per result, cut to
 keep the line within 200 characters, then a summary line (with how many grew a count verify
 could not check); bad files go to stderr, one line each. JSON (``--json``): ``{"results": [...],
 "summary": {...}}``, each result with ``path``, ``layer`` (null for a single-layer file),
@@ -83,12 +83,13 @@ def summary(results: list, errors: list, n_files: int) -> dict:
 
 
 def line(r: Result, width: int = LINE) -> str:
-    """One short line: where, the verdict and causes, then as much of the detail as fits in
-    ``width`` characters (the whole detail is in --json)."""
+    """One short line: where, the verdict, causes and the options they need, then as much of
+    the detail as fits in ``width`` characters (the whole detail is in --json)."""
     where = f"{r.path}" + (f" {r.layer}" if r.layer is not None else "")
     step = f" step {r.step}" if r.step is not None else ""
     causes = f" [{', '.join(r.causes)}]" if r.causes else ""
-    head = f"{where}{step}: {r.verdict}{causes} ({r.n_differ:,} differ); "
+    options = f" with {', '.join(r.options)}" if r.options else ""
+    head = f"{where}{step}: {r.verdict}{causes}{options} ({r.n_differ:,} differ); "
     room = max(width - len(head), 60)
     if len(r.detail) <= room:
         return head + r.detail

@@ -83,9 +83,10 @@ def _distance(conv: Convention, selected: dict) -> int:
 
 
 def trials(p, prune: bool = True, selected: dict | None = None) -> list:
-    """The trials, the user's selected conventions first, then fewest changes."""
+    """The trials, the user's selected conventions first, then fewest changes, then those that
+    drop no more than their k (a sort dropping one more zero weight is the last guess)."""
     found = p.family.trials(p, prune)
-    return sorted(found, key=lambda t: (_distance(t.conv, selected or {}), t.level))
+    return sorted(found, key=lambda t: (_distance(t.conv, selected or {}), t.level, t.extra > 0))
 
 
 def matches(p, scores: Scores, selected: dict | None = None):

@@ -13,8 +13,8 @@ it, renamed onto it). Another project runs its own update on each file's inputs,
 The cases (RigL paper Section 3 and docs/semantics.md "The RigL update", "SRigL"): ties at both
 thresholds, an all-zero gradient, zero-valued active weights, k = 0, f = 1, a layer at density 1,
 a half-way k, a 4-D conv kernel, one stored (in, out), connections that must come straight back,
-a refill budget, SET's random scores, SRigL rows that must be ablated and an output layer that
-must not be. Every array comes from a fixed seed: the files are the same on every machine.
+a refill budget, SET's random scores, SRigL rows that must be ablated, an output layer that
+must not be, and more active zero weights than the drop takes. Every array comes from a fixed seed: the files are the same on every machine.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ import numpy as np
 
 from rigl_np.atomic import atomic_folder, atomic_write_bytes
 from rigl_np.errors import UsageError
+from rigl_np.masks import select_top_k
 from rigl_np.methods import SET, SRigL
 from rigl_np.reading import damaged, is_regular, open_regular
 from rigl_np.verify import families
@@ -38,7 +39,8 @@ from rigl_np.verify.schema import DEFAULT_METHOD
 
 MANIFEST = "vectors.json"          # what each vector tests, and the list verify checks is whole
 ALTERNATIVES = (("k_rounding", "round"), ("k_rounding", "ceil"), ("grow_count", "refill"),
-                ("drop_candidates", "all"), ("regrow_dropped", "no"), ("layout", "in_out"),
+                ("drop_candidates", "all"), ("drop_candidates", "sort"), ("regrow_dropped", "no"),
+                ("layout", "in_out"),
                 ("fan_in", "keep"), ("ablation", "always"), ("ablation", "never"))
 
 
@@ -120,6 +122,11 @@ def cases() -> list:
     out.append(("srigl_output_layer", "the same layer as the output layer (ablate false): no "
                 "neuron may be ablated", dict(weight=w, mask=m, grad=g, drop_fraction=0.3,
                                               method=SRigL.name, budget=60, ablate=False)))
+    w, m, g = layer((16, 24), 0.25)
+    w[np.nonzero(m)[0][:60], np.nonzero(m)[1][:60]] = 0
+    out.append(("mostly_zero_weights", "60 of 96 active weights are 0, more than the 28 to drop: "
+                "ranking every position lets inactive zeros take places (--drop-candidates all "
+                "and sort)", dict(weight=w, mask=m, grad=g, drop_fraction=0.3)))
     return out
 
 
@@ -157,7 +164,11 @@ def answers(inputs) -> dict:
         if k is None:                                 # this rounding gives the same k as floor
             continue
         score_d = np.abs(p.weight) * (p.mask if name == "drop_candidates" else 1)
-        out = p.family.run(p, Trial(conv, k, "", "masked"), score_d, p.grow_score)
+        trial = Trial(conv, k, "", "masked")
+        if choice == "sort":        # the active ones among the top n - k of one sort go on
+            kept = select_top_k(score_d, np.ones(p.mask.shape, bool), n - k) & p.mask
+            trial = Trial(conv, n - int(kept.sum()), "", "active", extra=n - int(kept.sum()) - k)
+        out = p.family.run(p, trial, score_d, p.grow_score)
         if not np.array_equal(out.mask, mine.mask):
             found[f"{name}={choice}"] = (out.mask, weight(out.mask))
     return found

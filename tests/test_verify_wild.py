@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rigl_np.rigl import drop_and_grow, rigl_update, select_top_k
 from rigl_np.rigl.schedule import drop_fraction
@@ -67,6 +69,38 @@ def test_a_convention_seen_only_in_one_weight_is_explained(tmp_path):
     assert chosen.accepted and chosen.options[0].startswith("--k-rounding ceil")
     r = one(tmp_path, "b.npz", **ceil_reset(broken=True))
     assert (r.verdict, r.causes) == ("differs", ["k_rounding", "kept_changed", "regrown_reset"])
+
+
+def test_a_convention_seen_only_in_the_optimizer_state_is_explained(tmp_path):
+    arrays = ceil_reset()
+    r = rigl_update(arrays["weight"], arrays["mask"], arrays["grad"], 0.3)
+    momentum = (arrays["weight"] * 0.1 + 0.01 * arrays["mask"]).astype(np.float32)
+    theirs = rigl_update(arrays["weight"], arrays["mask"], arrays["grad"],
+                         (math.ceil(0.3 * arrays["mask"].sum()) + 0.5) / arrays["mask"].sum())
+    arrays.update(new_weight=weights_after(arrays["weight"], arrays["mask"], r),
+                  state={"momentum": momentum},
+                  new_state={"momentum": np.where(theirs.grown, 0, momentum) * theirs.mask})
+    got = one(tmp_path, **arrays)                # weights kept, the extra one's momentum reset
+    assert (got.verdict, got.causes, got.n_differ) == ("explained",
+                                                       ["k_rounding", "regrown_reset"], 0)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 2**32 - 1), st.floats(0.05, 0.6), st.sampled_from(["round", "ceil"]))
+def test_a_rounding_with_regrown_reset_never_differs(tmp_path, seed, f, rule):
+    """Whatever the layer and f, rigl_np's update under another k rounding with every grown
+    weight reset is explained (or identical), and accepted once its conventions are selected."""
+    w, m, g = layer(seed, shape=(12, 16), density=0.3)
+    n = int(m.sum())
+    k = math.ceil(f * n) if rule == "ceil" else round(f * n)
+    r = rigl_update(w, m, g, (k + 0.5) / n) if k < n else rigl_update(w, m, g, 1.0)
+    arrays = dict(weight=w, mask=m, grad=g, drop_fraction=f, new_mask=r.mask,
+                  new_weight=weights_after(w, m, r, reset=r.grown))
+    got = one(tmp_path, **arrays)
+    assert got.verdict in ("identical", "explained", "equivalent"), got.detail
+    assert set(got.applied) <= {"k_rounding", "regrown"}
+    assert one(tmp_path, "s.npz", {"k_rounding": rule, "regrown": "reset"}, **arrays).accepted
 
 
 def test_the_users_rounding_is_named_first(tmp_path):

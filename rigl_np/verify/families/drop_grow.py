@@ -7,7 +7,11 @@ the library's own composer, ``rigl.drop_and_grow``, its parameters set from the 
 positions compete in the drop, whether just-dropped connections may return, how many grow) and
 its arrays viewed in the trial's layout, so that ties break in that layout's order. The scores and
 k are given: |W| over the active positions, |W * M| or |W| over all of them, tie-preferring keys
-(``ties.py``); k from the k-rounding switch (``conventions.drop_counts``).
+(``ties.py``); k from the k-rounding switch (``conventions.drop_counts``). Conventions that only
+change k or n_grow are trials too: one sort over all positions (``--drop-candidates sort``: k is
+as many as left their mask, the extra ones active zeros), a layer at density 1 updated
+(``--dense-layers update``), and a growth count taken from their mask (``--grow-count random``
+without a budget; ``redistribute`` in a whole model, whose counts ``redistribute.py`` checks).
 """
 from __future__ import annotations
 

@@ -290,10 +290,10 @@ def _metrics(state, method, model, full, data, sparse, total_steps, out, changes
         "global_density": report["global_density"], "nominal_sparsity": sparse.sparsity,
         "width": method.width, "method": method.kind(), "structure": method.structure_record(),
         "train_seconds": sum(r["seconds"] for r in state.history),
-        "flops": flops_report(full, data.input_shape, method, real,
-                              records.density_segments(method.shapes, total_steps)
-                              if records else None),
+        "flops": flops_report(full, data.input_shape, method, real, records and
+                              records.density_segments(method.shapes, total_steps)),
         "mask_updates": records.updates if records else [],
+        "connectivity": records.connectivity() if records else None,
         "itop_rate": records.itop_rate() if records else 1.0, "run_dir": str(out),
         "total_steps": total_steps, "input_shape": list(data.input_shape),
         "num_classes": data.num_classes, "changes": changes,

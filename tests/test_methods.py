@@ -210,7 +210,7 @@ def test_srigl_keeps_a_constant_fan_in_and_never_ablates_the_output_layer(backen
 
 def test_every_method_is_registered_and_declares_its_facts():
     assert set(NAMES) == {"dense", "small-dense", "static", "set", "snfs", "rigl", "srigl",
-                          "pruning"}
+                          "pruning", "granet", "gmp-star", "topkast"}
     for name in NAMES:
         kind = get(name).kind()
         assert kind["name"] == name and set(kind) == {"name", *FACTS}

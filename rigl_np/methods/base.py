@@ -176,7 +176,8 @@ class Method:
                   if self.has_masks and self.densities[n] < 1}
         self.budgets = self.structure.budgets(sparse, self.densities)
         self.masks = self.initial_masks(sparse)                    # {name: bool, weight-shaped}
-        self.records = MaskRecords(self.masks, self.snapshot_every) if self.has_masks else None
+        self.records = (MaskRecords(self.masks, self.snapshot_every, self.shapes)
+                        if self.has_masks else None)
         self.remask()
         self.signal = self.Signal(self.masks, self.schedule, self.options)
 

@@ -9,14 +9,17 @@ The whole method, part by part (docs/semantics.md "GMP*"):
   (``prune.pruning_density`` from d_0) after every ΔT-th batch to its final density d_l,
   reached exactly at t_end = T_end (75 % of training by default) and held from there;
 - signal: none;
-- update: gradual pruning's (``pruning.Pruning``, whose options it shares: per layer, or
-  ``--selection global``), to this schedule's counts; pruned weights never come back.
+- update: gradual pruning's own (``pruning.Pruning.update``, a part taken as it is, with its
+  options: per layer, ``--selection global`` or ``--nm``), to this schedule's counts; pruned
+  weights never come back.
 ``t_accel`` is resolved when the method is built, from the option and the run's length.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from rigl_np.methods import nm
+from rigl_np.methods.base import Method
 from rigl_np.methods.pruning import Pruning
 from rigl_np.methods.schedules import PruningSchedule
 from rigl_np.options import ConfigError, opt, require
@@ -59,7 +62,7 @@ class AcceleratedSchedule(PruningSchedule):
         return pruning_density(step, final_density, self.t0, self.t1, start)
 
 
-class GMPStar(Pruning):
+class GMPStar(Method):
     """Dense until t_accel, a jump to the initial sparsity, then cubic to the final one."""
 
     name = "gmp-star"
@@ -67,8 +70,12 @@ class GMPStar(Pruning):
     Options = Options
     schedule = AcceleratedSchedule()
 
+    initial_masks = Pruning.initial_masks         # dense at the start
+    update = Pruning.update                       # to the schedule's counts
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.structure = nm.structure(self.options)
         o, s = self.options, self.schedule
         t_accel = max(1, int(o.gmp_accel_fraction * s.total_steps))
         self.schedule = replace(s, initial_sparsity=o.gmp_initial_sparsity,
@@ -77,6 +84,7 @@ class GMPStar(Pruning):
     @classmethod
     def check(cls, cfg, options=None) -> None:
         super().check(cfg, options)
+        nm.check(cfg, options)
         if options is not None and options.gmp_accel_fraction >= cfg.t_end_fraction:
             raise ConfigError(f"--gmp-accel-fraction {options.gmp_accel_fraction:g} must be "
                               f"below --t-end-fraction {cfg.t_end_fraction:g}: the jump comes "

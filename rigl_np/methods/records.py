@@ -1,16 +1,21 @@
 """What a run keeps of its mask updates: per-update records, the ITOP rate, mask snapshots.
 
 One record per mask update (docs/semantics.md "Metrics"):
-``{"step", "drop_fraction", "layers": {name: layer record}, "turnover", "itop_rate"}``, where a
+``{"step", "drop_fraction", "layers": {name: layer record}, "turnover", "itop_rate",
+"connectivity"}``, where a
 layer record is ``rigl_np.rigl.MaskUpdate.record()`` (dropped, grown, regrown_same, nnz, and for
 SRigL fan_in and active_neurons). Turnover is new connections over active ones; the ITOP rate
-(Liu et al. 2021) is the fraction of the sparse layers' weights that have ever been active.
+(Liu et al. 2021) is the fraction of the sparse layers' weights that have ever been active;
+connectivity is ``masks.connectivity`` of the masks after the update (units on an input-output
+path, dangling units, collapsed layers). The first masks that cut the network (at the start or
+after an update) get one warning line on stderr: a finding, not an error.
 """
 from __future__ import annotations
 
 import math
 
-from rigl_np import backend
+from rigl_np import backend, errors
+from rigl_np.masks.connectivity import connectivity
 
 
 class MaskRecords:
@@ -20,8 +25,11 @@ class MaskRecords:
     ``snapshot_every`` batches; each is ``{name: packed uint8 host array}`` (1 bit per weight).
     """
 
-    def __init__(self, masks: dict, snapshot_every: int = 0):
+    def __init__(self, masks: dict, snapshot_every: int = 0, shapes: dict = None):
         self.updates = []                                  # one dict per mask update
+        self.shapes = shapes                               # every sparsifiable layer, in order
+        self.warned = False                                # the one disconnection warning given
+        self.start = self._connectivity(0, masks)          # of the initial masks
         self.ever_active = {name: m.copy() for name, m in masks.items()}
         self.snapshot_every = snapshot_every
         self.snapshots = {}                                # {step: {name: packed bits}}
@@ -51,10 +59,27 @@ class MaskRecords:
         nnz = sum(v["nnz"] for v in layers.values())
         record = {"step": step, "drop_fraction": drop_fraction, "layers": layers,
                   "turnover": new / nnz if nnz else 0.0, "itop_rate": self.itop_rate()}
+        if self.shapes:
+            record["connectivity"] = self._connectivity(step, masks)
         self.updates.append(record)
         if not self.snapshot_every:
             self.snapshot(step, masks)
         return record
+
+    def _connectivity(self, step: int, masks: dict):
+        """``masks.connectivity`` of ``masks`` (None without shapes), warning once on a cut."""
+        c = connectivity(masks, self.shapes) if self.shapes else None
+        if c and c["cut"] and not self.warned:
+            errors.warn(f"the masks disconnect the network at step {step}: no path from the "
+                        f"input to the output crosses {c['cut']}, so the output no longer "
+                        "depends on the input (metrics.json: connectivity)")
+            self.warned = True
+        return c
+
+    def connectivity(self) -> dict:
+        """metrics.json ``connectivity``: ``{"start", "end"}``, of the initial and last masks."""
+        last = self.updates[-1].get("connectivity") if self.updates else self.start
+        return {"start": self.start, "end": last}
 
     def density_segments(self, shapes: dict, total_steps: int) -> list:
         """``[(share of the run's batches, {layer: density}), ...]``: the masks each batch of a
@@ -87,3 +112,5 @@ class MaskRecords:
         self.snapshots = {int(step): {n: backend.to_numpy(p) for n, p in packed.items()}
                           for step, packed in sorted(snaps.items(), key=lambda kv: int(kv[0]))}
         self.updates = meta["updates"]
+        self.warned = self.warned or any((u.get("connectivity") or {}).get("cut")
+                                         for u in self.updates)

@@ -17,6 +17,8 @@ several methods draws each in its one colour (``METHOD_COLOURS``, ``method_style
 | mask turnover and ITOP rate                 | ``plot_turnover_itop``         | records       |
 | fan-in / fan-out histograms over time       | ``plot_fan_histograms``        | records       |
 | SRigL active neurons per layer              | ``plot_active_neurons``        | records       |
+| per-layer densities over training (drift)   | ``plot_density_drift``         | drift         |
+| inputs and units on an input-output path    | ``plot_connectivity``          | drift         |
 | training curves of several runs             | ``plot_training_curves``       | runs          |
 | accuracy vs sparsity                        | ``plot_accuracy_vs_sparsity``  | runs          |
 | accuracy vs training FLOPs                  | ``plot_accuracy_vs_flops``     | runs          |
@@ -31,6 +33,7 @@ tables show.
 """
 from rigl_np.viz.common import METHOD_COLOURS, load_run, method_colour, method_style, save
 from rigl_np.viz.distributions import model_shapes, plot_layer_densities
+from rigl_np.viz.drift import plot_connectivity, plot_density_drift
 from rigl_np.viz.interactive import Choice, Slider, explore
 from rigl_np.viz.masks import (in_degree, max_in_degree, plot_in_degree, plot_masks,
                                write_in_degree_gif)
@@ -49,6 +52,7 @@ __all__ = ["METHOD_COLOURS", "Choice", "Slider", "blas_threads", "explore", "fan
            "in_degree", "load_run", "max_in_degree", "method_colour", "method_style",
            "model_shapes",
            "plot_accuracy_vs_flops", "plot_accuracy_vs_sparsity", "plot_active_neurons",
+           "plot_connectivity", "plot_density_drift",
            "plot_drop_schedule", "plot_fan_histograms", "plot_flops_vs_time", "plot_in_degree",
            "plot_layer_densities", "plot_masks", "plot_rigl_in_one_picture", "plot_runs",
            "plot_training_curves", "plot_turnover_itop", "plot_update", "plot_update_counts",

@@ -3,7 +3,9 @@
 Per run (into its own folder): training curves; for sparse methods the layer densities of the
 three distributions against what the run achieved; for runs with mask updates the per-update
 counts, turnover and ITOP rate, and the drop-fraction schedule (dynamic methods, when the run
-recorded ``total_steps``); SRigL's active neurons (records with "active_neurons"); from the mask
+recorded ``total_steps``); SRigL's active neurons (records with "active_neurons"); per-layer
+densities over training when they drift, and the connectivity (inputs and units on a path) when
+the run recorded it; from the mask
 snapshots the final masks, fan-in/fan-out histograms, for N:M runs the group occupancy
 (``nm.py``), and, when the first sparse layer reads the input image directly (an MLP), the
 input-pixel in-degree frames as a PNG grid and a GIF.
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from rigl_np.viz.common import Run, load_run, save
 from rigl_np.viz.distributions import model_shapes, plot_layer_densities
+from rigl_np.viz.drift import connectivity_series, drifts, plot_connectivity, plot_density_drift
 from rigl_np.viz.masks import plot_in_degree, plot_masks, write_in_degree_gif
 from rigl_np.viz.nm import plot_group_occupancy
 from rigl_np.viz.records import (plot_active_neurons, plot_fan_histograms, plot_turnover_itop,
@@ -53,6 +56,10 @@ def run_figures(run: Run) -> list:
         written.append(save(plot_turnover_itop(updates), out / "turnover_itop.png"))
         if any("active_neurons" in v for v in updates[0]["layers"].values()):
             written.append(save(plot_active_neurons(updates), out / "active_neurons.png"))
+        if drifts(updates):
+            written.append(save(plot_density_drift(updates, shapes), out / "density_drift.png"))
+    if connectivity_series(metrics):
+        written.append(save(plot_connectivity(metrics), out / "connectivity.png"))
     if run.kind["drop_schedule"]:
         total = metrics["total_steps"]
         fig = plot_drop_schedule(s["alpha"], s["delta_t"], int(s["t_end_fraction"] * total),

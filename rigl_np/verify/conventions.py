@@ -32,8 +32,9 @@ class Switch:
 
 
 SWITCHES = (
-    Switch("k_rounding", "--k-rounding", ("floor", "round", "ceil"), "k_rounding",
-           "k = floor|round|ceil(f * n) dropped (round also as n - round(n * (1 - f)))"),
+    Switch("k_rounding", "--k-rounding", ("floor", "round", "ceil", "other"), "k_rounding",
+           "k = floor|round|ceil(f * n) dropped (round also as n - round(n * (1 - f))) | other: "
+           "a count no rounding gives, within 2 of floor(f * n) or of what left the mask (N:M)"),
     Switch("grow_count", "--grow-count", ("k", "refill", "random", "redistribute"), "grow_count",
            "grow k (as many as dropped) | refill to the layer's target count (key budget) | "
            "a random count (SET drawing each position with a probability; not checked) | "
@@ -58,6 +59,9 @@ SWITCHES = (
     Switch("optimizer_step", "--optimizer-step", ("skip", "before"), "step_before",
            "the update batch takes no optimizer step | takes it before the mask update (the drop "
            "ranks the stepped weights; key weight_before_step)"),
+    Switch("nm_groups", "--nm-groups", ("in", "flat", "out"), "nm_groups",
+           "N:M: groups of M consecutive inputs of one row (at one kernel position) | of the "
+           "C-order flattening (may straddle rows and kernel positions) | of outputs"),
     Switch("fan_in", "--fan-in", ("recompute", "keep"), "fan_in",
            "SRigL: k' = budget // surviving neurons | keep the fan-in from before the ablation"),
     Switch("ablation", "--ablation", ("file", "always", "never"), "ablation",
@@ -100,12 +104,15 @@ CAUSES = {
     "dense_updated": (False, "a layer at density 1 was updated like a sparse one"),
     "step_before": (False, "the optimizer step ran before the mask update on the update batch"),
     "count_unchecked": (False, "how many grew was taken from your mask: verify cannot check it"),
+    "nm_groups": (False, "N:M groups taken along another axis than M consecutive inputs"),
     "fan_in": (False, "SRigL: another constant fan-in than budget // surviving neurons"),
     "ablation": (False, "SRigL: other neurons ablated than the rule (and the ablate key) give"),
     "schedule": (False, "update steps or drop fractions from another schedule convention"),
     "density": (False, "layer densities or counts from another convention"),
     "wrong_drop": (True, "a connection was dropped that had to be kept, or the reverse"),
     "wrong_grow": (True, "a connection was grown that had to stay off, or the reverse"),
+    "nm_structure": (True, "N:M: a group does not hold exactly N active connections after the "
+                     "update"),
     "new_weight_nonzero": (True, "a new connection does not start at weight 0"),
     "state_not_reset": (True, "the optimizer state of a new connection is not 0"),
     "off_mask_nonzero": (True, "a weight or optimizer state is non-zero off the new mask"),
@@ -113,7 +120,7 @@ CAUSES = {
 }
 UPDATE_SWITCHES = ("k_rounding", "grow_count", "drop_candidates", "regrow_dropped", "regrown",
                    "layout", "tie_noise", "state", "dense_layers", "optimizer_step", "fan_in",
-                   "ablation")
+                   "ablation", "nm_groups")
 TIE_NOISE_BOUND = 6e-5   # 6 sigma of the official code's sigma = 1e-5 noise on one score
 TIE_NOISE_SHARE = 0.1    # ... and at most this share of the layer's median non-zero score
 
@@ -134,6 +141,7 @@ class Convention:
     optimizer_step: str = "skip"
     fan_in: str = "recompute"
     ablation: str = "file"
+    nm_groups: str = "in"
 
     def changed(self) -> dict:
         """``{field: choice}`` of every switch not at rigl_np's default."""

@@ -22,6 +22,7 @@ import numpy as np
 from rigl_np.methods.base import REGISTRY
 from rigl_np.verify import families
 from rigl_np.verify import fileformat as ff
+from rigl_np.verify.families import nm
 from rigl_np.verify.layout import to_canonical
 from rigl_np.verify.schema import (ANSWER_PREFIX, DEFAULT_METHOD, FORMAT_VERSION, KINDS, LAYOUTS,
                                    STATE_GROUPS, layer_key_names, model_wide_keys)
@@ -51,6 +52,9 @@ class Problem:
     state: dict = field(default_factory=dict)       # slot -> array before the update
     new_state: dict = field(default_factory=dict)   # slot -> array after it
     signal: np.ndarray | None = None   # the grow key's array as the file holds it (canonical)
+    n: int | None = None         # an N:M update (keys n and m): N active of every M
+    m: int | None = None
+    nm_groups: str | None = None  # the file's key nm_groups (families.nm.GROUPINGS)
 
     @property
     def verification(self):
@@ -59,7 +63,10 @@ class Problem:
 
     @property
     def family(self):
-        """How the method's update is reproduced under conventions (``families/``)."""
+        """How the method's update is reproduced under conventions (``families/``); an N:M
+        update's is ``families.NM``."""
+        if self.n is not None:
+            return families.NM
         return families.family_of(families.method(self.method))
 
 
@@ -77,10 +84,10 @@ def split_key(name: str, leaves=None):
     if name.startswith(ANSWER_PREFIX):
         return None
     parts = name.split("/")
+    if len(parts) >= 2 and parts[-2] in STATE_GROUPS and parts[-1]:   # a slot named m stays one
+        return "/".join(parts[:-2]) or None, f"{parts[-2]}/{parts[-1]}"
     if parts[-1] in (leaves or layer_key_names()):
         return "/".join(parts[:-1]) or None, parts[-1]
-    if len(parts) >= 2 and parts[-2] in STATE_GROUPS and parts[-1]:
-        return "/".join(parts[:-2]) or None, f"{parts[-2]}/{parts[-1]}"
     return None
 
 
@@ -180,6 +187,7 @@ def load_problem(archive: ff.Archive, layer, keys: dict, defaults: dict,
         p.step = ff.scalar_int(archive, keys["step"], 0, 2**63 - 1)
     if "budget" in keys:
         p.budget = ff.scalar_int(archive, keys["budget"], 0, weight.size)
+    nm.load(archive, keys, p)
     problem = p.family.check(p)
     if problem:
         raise ff.InputError(f"{archive.path}{where}: {method} {problem}")

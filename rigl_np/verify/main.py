@@ -98,6 +98,8 @@ def _results(path: str, selected: dict) -> list:
         for p in found:
             # the ties' layout counts as selected when --layout or the file's layout key says it
             chosen = {**selected, "layout": selected.get("layout") or p.layout}
+            if p.nm_groups and not selected.get("nm_groups"):   # so does the file's nm_groups
+                chosen["nm_groups"] = p.nm_groups
             f = classify(p, chosen)
             r = report.Result(path, p.layer, "update", f.verdict, f.causes, f.n_differ, f.detail,
                               method=p.method, step=p.step, applied=f.applied, also=f.also,

@@ -66,6 +66,9 @@ def explained(p, trial, applied, ref, mine) -> list:
             what = "ties broken in (in, out) / (kh, kw, in, out) order"
         elif name == "tie_noise":
             what = "every difference within the official code's score noise"
+        elif name == "nm_groups":
+            what = {"flat": f"groups of {p.m} consecutive entries in C order, across rows and "
+                    "kernel positions", "out": f"groups of {p.m} consecutive outputs"}[choice]
         elif name == "fan_in":
             what = f"fan-in {ref.fan_in} (rigl_np: k' = {mine.fan_in})"
         else:                                     # ablation

@@ -70,6 +70,11 @@ UPDATE_KEYS = (       # (the grow keys of the methods go after mask: update_keys
     Key("gamma_sal", None, "SRigL's salience threshold factor (default 0.3)", True),
     Key("ablate", None, "bool, whether this layer may ablate neurons (default true; false for "
         "the output layer)"),
+    Key("n", "optional", "integer N of an N:M update (with m; method rigl or set): exactly N "
+        "active in every group of M", True),
+    Key("m", "optional", "integer M of an N:M update (with n): the group size", True),
+    Key("nm_groups", "optional", "string: in (default; M consecutive inputs of one row, at one "
+        "kernel position) | flat (C order) | out (M consecutive outputs)", True),
 )
 
 DENSITY_KEYS = (

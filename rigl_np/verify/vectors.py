@@ -14,7 +14,8 @@ The cases (RigL paper Section 3 and docs/semantics.md "The RigL update", "SRigL"
 thresholds, an all-zero gradient, zero-valued active weights, k = 0, f = 1, a layer at density 1,
 a half-way k, a 4-D conv kernel, one stored (in, out), connections that must come straight back,
 a refill budget, SET's random scores, SRigL rows that must be ablated, an output layer that
-must not be, and more active zero weights than the drop takes. Every array comes from a fixed seed: the files are the same on every machine.
+must not be, more active zero weights than the drop takes, and the N:M cases of
+``vectors_nm.py`` (docs/semantics.md "N:M"). Every array comes from a fixed seed: the files are the same on every machine.
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from rigl_np.verify.layers import Problem, grow_score
 from rigl_np.verify.layout import to_layout
 from rigl_np.verify.save import save_update
 from rigl_np.verify.schema import DEFAULT_METHOD
+from rigl_np.verify.vectors_nm import cases as nm_cases
 
 MANIFEST = "vectors.json"          # what each vector tests, and the list verify checks is whole
 ALTERNATIVES = (("k_rounding", "round"), ("k_rounding", "ceil"), ("grow_count", "refill"),
@@ -127,7 +129,7 @@ def cases() -> list:
     out.append(("mostly_zero_weights", "60 of 96 active weights are 0, more than the 28 to drop: "
                 "ranking every position lets inactive zeros take places (--drop-candidates all "
                 "and sort)", dict(weight=w, mask=m, grad=g, drop_fraction=0.3)))
-    return out
+    return out + nm_cases(rng)
 
 
 def _problem(inputs) -> Problem:
@@ -136,7 +138,8 @@ def _problem(inputs) -> Problem:
     return Problem(path="", layer=None, method=method, layout="out_in", weight=inputs["weight"],
                    mask=inputs["mask"], grow_score=grow_score(method, score),
                    new_mask=inputs["mask"], drop_fraction=inputs["drop_fraction"],
-                   budget=inputs.get("budget"), ablate=inputs.get("ablate", True))
+                   budget=inputs.get("budget"), ablate=inputs.get("ablate", True),
+                   n=inputs.get("n"), m=inputs.get("m"))
 
 
 def answers(inputs) -> dict:

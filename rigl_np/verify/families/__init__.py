@@ -21,6 +21,11 @@ drop_score, grow_score)`` (the update under a trial, a ``masks.MaskUpdate``), ``
 trial, ref, scores)`` (drop right?, grow right?, causes, phrases: what differs in a mask no trial
 explains) and ``head(p, mine)`` (the update's numbers, for the detail sentence).
 
+- ``nm.NMFamily`` (an update file with keys ``n`` and ``m``: N:M RigL and SET): the layer-wide
+  drop and the regrowth of every group to N, with k_rounding (other counts too), nm_groups and
+  regrow_dropped; chosen by the file's keys, not by a method's structure (``--nm`` is an option
+  of rigl and set).
+
 - ``whole_model.WholeModel`` (any method whose ``Verification`` says ``scope="model"``: its update
   spans layers): the method's own ``update`` on a whole-model file, no conventions.
 
@@ -33,10 +38,12 @@ from rigl_np.masks import ConstantFanIn, Unstructured
 from rigl_np.methods.base import REGISTRY
 from rigl_np.verify.families.drop_grow import DropGrow
 from rigl_np.verify.families.fan_in import FanIn
+from rigl_np.verify.families.nm import NMFamily
 from rigl_np.verify.families.whole_model import WholeModel
 
 FAMILIES = ((ConstantFanIn, FanIn()), (Unstructured, DropGrow()))   # (structure type, family)
 WHOLE_MODEL = WholeModel()
+NM = NMFamily()                                                     # files with keys n and m
 
 
 def family_of(cls):

@@ -183,7 +183,6 @@ def classify(p, selected: dict | None = None) -> Finding:
         verdict = "equivalent" if kind == "tie" else "identical"
     detail = phrases.summary(p, mine, differ, kind, mask_phrases, rule_phrases)
     counts.update(k_applied=trial.k, grown=counts["nnz_yours"] - counts["n_active"] + trial.k,
-                  size=int(p.mask.size), signal=float(np.abs(p.signal[p.mask]).mean())
-                  if p.signal is not None and p.mask.any() else 0.0)
+                  size=int(p.mask.size))
     return Finding(verdict, causes, int(np.count_nonzero(differ)), detail, applied, also,
                    positions, counts)

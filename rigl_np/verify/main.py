@@ -19,6 +19,8 @@ import itertools
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from rigl_np.verify import densities, redistribute, report, schedule, vectors
 from rigl_np.verify.classify import classify
 from rigl_np.verify.conventions import CAUSES, SWITCHES
@@ -106,8 +108,11 @@ def _results(path: str, selected: dict) -> list:
                               counts=f.counts,
                               positions=f.positions)
             out.append(report.accept(r, chosen))
-        if out and out[0].layer is not None:         # a whole model: counts across its layers
-            redistribute.review(out, chosen)
+        if any(r.applied.get("grow_count") == "redistribute" for r in out):
+            # a whole model's counts, against each layer's momentum share (read again: rare)
+            shares = {p.layer: float(np.abs(p.signal[p.mask]).mean()) if p.mask.any() else 0.0
+                      for p in problems(archive, selected.get("layout") or "out_in")}
+            redistribute.review(out, chosen, shares)
         return out
 
 

@@ -39,17 +39,16 @@ def parts(removed: list, shares: list, room: list) -> list:
     return out
 
 
-def review(results: list, selected: dict) -> None:
+def review(results: list, selected: dict, shares: dict) -> None:
     """Check the counts of one whole-model file's results, in place: those explained by
-    ``--grow-count redistribute`` keep it when every layer's count follows the momentum share,
-    and fall back to ``--grow-count random`` (not checked) when not."""
+    ``--grow-count redistribute`` keep it when every layer's count follows the momentum share
+    (``shares``: ``{layer: mean |momentum| over its active weights}``), and fall back to
+    ``--grow-count random`` (not checked) when not."""
     redistributed = [r for r in results if r.applied.get("grow_count") == "redistribute"]
-    if not redistributed:
-        return
     removed = [r.counts["k_applied"] for r in results]
     grown = [r.counts["grown"] for r in results]
     room = [r.counts["size"] - r.counts["n_active"] + r.counts["k_applied"] for r in results]
-    expected = parts(removed, [r.counts["signal"] for r in results], room)
+    expected = parts(removed, [shares[r.layer] for r in results], room)
     worst = max(range(len(results)), key=lambda i: abs(grown[i] - expected[i]))
     follows = (abs(grown[worst] - expected[worst]) < 1 + 1e-9
                and sum(removed) - len(results) <= sum(grown) <= sum(removed))

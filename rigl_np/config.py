@@ -24,6 +24,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from rigl_np import methods
+from rigl_np.methods import selection
 from rigl_np.backend import BACKENDS
 from rigl_np.data import DATASETS
 from rigl_np.data.loader import NORMALIZE_MODES
@@ -168,13 +169,15 @@ def method_options(method: str, values: dict):
 
 def run_name(cfgs: dict) -> str:
     """"lenet300-rigl-erk-0.9-seed0" ("lenet300-dense-seed0" for the dense baseline,
-    "lenet300-rigl-nm2of4-uniform-0.5-seed0" with ``--nm 2:4``): a run's
+    "lenet300-rigl-nm2of4-uniform-0.5-seed0" with ``--nm 2:4``, "lenet300-rigl-global-erk-0.9-
+    seed0" with ``--selection global``): a run's
     folder name inside a compare grid; a lone run's default folder prefixes the data set. Two
     different configurations of a grid never share a name (``exact``)."""
     s, nm = cfgs["sparse"], getattr(cfgs.get("options"), "nm", None)   # --nm 2:4: "-nm2of4"
+    chosen = selection.tag(cfgs.get("options") or {})                   # "-global", "-global-l2"
     tag = (s.method if methods.get(s.method).dense_baseline
-           else f"{s.method}{'-nm' + nm.replace(':', 'of') if nm else ''}-{s.distribution}-"
-                f"{exact(s.sparsity)}")
+           else f"{s.method}{'-nm' + nm.replace(':', 'of') if nm else ''}"
+                f"{'-' + chosen if chosen else ''}-{s.distribution}-{exact(s.sparsity)}")
     return f"{cfgs['model'].model}-{tag}-seed{cfgs['optim'].seed}"
 
 

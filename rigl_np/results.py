@@ -12,17 +12,20 @@ import csv
 import io
 import statistics
 
-from rigl_np.methods import facts
+from rigl_np.methods import facts, selection
 
 
 def row_from(config: dict, metrics: dict) -> dict:
     """One table row from a run's config.json (as dicts) and metrics.json. An N:M run's
-    distribution is "N:M 2:4" (its masks are uniform in density, structured in place)."""
+    distribution is "N:M 2:4" (its masks are uniform in density, structured in place); a global
+    selection's is "global erk" ("global-l2 erk": its layers' densities drift from erk's)."""
     s, kind = config["sparse"], facts(config, metrics)
     nm = (config.get("options") or {}).get("nm")
+    chosen = selection.tag(config.get("options") or {})
     return {"model": config["model"]["model"], "method": s["method"],
             "has_masks": kind["has_masks"], "dense_baseline": kind["dense_baseline"],
-            "distribution": f"N:M {nm}" if nm else s["distribution"], "sparsity": s["sparsity"],
+            "distribution": f"N:M {nm}" if nm else f"{chosen} {s['distribution']}".strip(),
+            "sparsity": s["sparsity"],
             "seed": config["optim"]["seed"], "test_accuracy": metrics["test_accuracy"],
             "global_density": metrics["global_density"],
             "train_flops": metrics["flops"]["train_multiplier"],

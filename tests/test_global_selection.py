@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rigl_np import methods
 from rigl_np.methods import selection
 from rigl_np.rigl.global_update import (concat, global_mask_update, global_prune,
                                         global_random_masks, layer_scores)
@@ -138,3 +139,25 @@ def test_global_scores_without_global_selection_is_one_line_exit_2(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: --global-scores l2 normalises a global ranking; add --selection global"]
+
+
+def test_a_global_run_is_named_tabled_and_labelled_apart_from_a_per_layer_one():
+    from rigl_np import config
+    from rigl_np.cli import build_parser
+    from rigl_np.results import row_from
+
+    def cfgs(*args):
+        return config.from_namespace(build_parser().parse_args(["train", *args]))
+
+    assert config.run_name(cfgs("--method", "rigl")) == "lenet300-rigl-erk-0.9-seed0"
+    assert config.run_name(cfgs("--method", "rigl", "--selection", "global")) == \
+        "lenet300-rigl-global-erk-0.9-seed0"
+    saved = config.to_dict(cfgs("--method", "pruning", "--selection", "global",
+                                "--global-scores", "l2"))
+    assert config.run_name(config.from_dict(saved)) == "lenet300-pruning-global-l2-erk-0.9-seed0"
+    metrics = {"test_accuracy": 0.8, "global_density": 0.1, "train_seconds": 1.0,
+               "flops": {"train_multiplier": 0.2, "inference_multiplier": 0.1},
+               "method": methods.get("pruning").kind()}
+    assert row_from(saved, metrics)["distribution"] == "global-l2 erk"
+    saved["options"]["selection"], saved["options"]["global_scores"] = "layer", "raw"
+    assert row_from(saved, metrics)["distribution"] == "erk"

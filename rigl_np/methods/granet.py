@@ -77,7 +77,7 @@ class GraNet(Method):
     """Prune globally to the cubic schedule, then regrow per layer by the dense gradient."""
 
     name = "granet"
-    colour = "tab:brown"
+    colour = "goldenrod"
     Options = Options
     schedule = GraNetSchedule()
     Signal = DenseGradient

@@ -46,6 +46,15 @@ class Pooled(Unstructured):
         return {n: backend.asarray(m) for n, m in global_random_masks(shapes, total, rng).items()}
 
 
+def tag(options) -> str:
+    """How a run's name, table row and label say its selection: "" (per layer), "global" or
+    "global-l2"; ``options`` is a method's options, or config.json's ``options`` dict."""
+    get = options.get if isinstance(options, dict) else lambda k: getattr(options, k, None)
+    if get("selection") != "global":
+        return ""
+    return "global" if get("global_scores") == "raw" else f"global-{get('global_scores')}"
+
+
 def structure(options):
     """The structure ``options`` (a ``Selection``) asks for: ``Pooled`` for a global selection."""
     return Pooled() if options.selection == "global" else Unstructured()

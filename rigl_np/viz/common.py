@@ -23,7 +23,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from rigl_np.atomic import atomic_file
-from rigl_np.methods import NAMES, Method, facts, get
+from rigl_np.methods import NAMES, Method, facts, get, selection
 from rigl_np.runfolder import load_snapshots, read_json
 
 METHOD_COLOURS = {name: get(name).colour for name in NAMES}    # each method declares its own
@@ -104,7 +104,9 @@ class Run:
             return f"{s['method']} seed{seed}"
         if nm:
             return f"{s['method']} N:M {nm} seed{seed}"
-        return f"{s['method']} {s['distribution']} {s['sparsity']:g} seed{seed}"
+        chosen = selection.tag(self.config.get("options") or {})         # "global", "global-l2"
+        return f"{s['method']} {chosen + ' ' if chosen else ''}{s['distribution']} " \
+               f"{s['sparsity']:g} seed{seed}"
 
     @property
     def input_shape(self) -> tuple:

@@ -32,7 +32,7 @@ def test_a_run_keeps_exactly_its_methods_options():
     (["--method", "rigl", "--gamma-sal", "0.5"],
      "--gamma-sal is an option of srigl, not of --method rigl; leave it out"),
     (["--method", "static", "--grad-accumulation", "2"],
-     "--grad-accumulation is an option of rigl, srigl, not of --method static"),
+     "--grad-accumulation is an option of granet, rigl, srigl, not of --method static"),
     (["--method", "srigl", "--gamma-sal", "1.5"], "--gamma-sal must lie in [0, 1], got 1.5"),
     (["--method", "rigl", "--grad-accumulation", "0"], "--grad-accumulation must be at least 1"),
     (["--method", "srigl", "--grad-accumulation", "10", "--delta-t", "10"],
@@ -49,7 +49,7 @@ def test_help_names_the_methods_of_each_option(capsys):
         main(["train", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "--gamma-sal GAMMA_SAL srigl: neuron ablation threshold" in out
-    assert "--grad-accumulation GRAD_ACCUMULATION rigl, srigl: batches" in out
+    assert "--grad-accumulation GRAD_ACCUMULATION granet, rigl, srigl: batches" in out
 
 
 def test_compare_gives_each_cell_only_its_methods_options():

@@ -332,7 +332,8 @@ def schedule(lag=0, base=1, floor=None, until_end=False, bad=False):
 
 @pytest.mark.parametrize("kwargs, option", [
     (dict(lag=2), "--fraction-lag 2"), (dict(base=0), "--step-base 0"),
-    (dict(floor=0.005), "--drop-floor yes"), (dict(floor=0.005, until_end=True), None)])
+    (dict(floor=0.005), "--drop-floor yes"), (dict(until_end=True), "--until-end yes"),
+    (dict(floor=0.005, until_end=True), None)])
 def test_schedule_variants_are_named(tmp_path, kwargs, option):
     r = one(tmp_path, **schedule(**kwargs))
     assert (r.verdict, r.causes) == ("explained", ["schedule"])
@@ -342,3 +343,9 @@ def test_schedule_variants_are_named(tmp_path, kwargs, option):
         assert r.options == ["--drop-floor yes", "--until-end yes"]
     r = one(tmp_path, "b.npz", **schedule(bad=True, **kwargs))
     assert (r.verdict, r.causes) == ("differs", ["schedule"])
+
+
+def test_the_schedule_hint_names_the_switch_that_fits_best(tmp_path):
+    r = one(tmp_path, **schedule(lag=1, bad=True))
+    assert r.verdict == "differs"
+    assert "closest: --fraction-lag 1 leaves 1 of the 7 differences" in r.detail

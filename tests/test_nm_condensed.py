@@ -42,6 +42,7 @@ def test_packing_is_a_little_endian_bit_string_per_row():
     packed = pack_positions(positions, 2)
     assert packed.tolist() == [[1 | 3 << 2 | 0 << 4 | 2 << 6, 3 | 3 << 2 | 1 << 4]]
     assert (unpack_positions(packed, 2, 8) == positions).all()
+    assert unpack_positions(packed, 2, 8).dtype == np.uint8
     three = np.array([[5, 7, 1]], np.int16)                       # 9 bits: two bytes per row
     assert (unpack_positions(pack_positions(three, 3), 3, 3) == three).all()
 

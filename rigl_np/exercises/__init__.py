@@ -38,12 +38,15 @@ Section 3 unless noted; the rules they check are rigl_np's, docs/semantics.md:
 - ``"srigl_grow"``: fn(grad, kept, ablated, fan_in) -> grown (SRigL, Lasby et al. 2024): each
   surviving neuron (row; ``ablated`` is a bool per row) grows its largest |G| among its own
   inputs not kept until it has exactly ``fan_in``; ablated neurons grow nothing (a row keeps
-  at most ``fan_in`` inputs; ``fan_in`` up to the whole row; no row or some rows ablated).
+  at most ``fan_in`` inputs; ``fan_in`` up to the whole row; no row or some rows ablated);
+- ``"nm_regrow"``: fn(grad, kept, n, m) -> grown (docs/semantics.md "N:M"): every group of m
+  consecutive inputs of one row (at one kernel position of a conv) grows its largest |G| among
+  its positions not kept until it holds exactly n (Linear and conv; 2:4, 1:4, 2:8).
 
 Modules: ``result.py`` (the result, safe calls), ``answers.py`` (reading answers),
 ``judge.py`` (is it *a* correct selection?), ``cases.py`` and ``layer_cases.py`` (the inputs),
 ``selection.py`` (drop, grow), ``schedule.py`` (drop_fraction, update_steps), ``erk.py``,
-``update.py`` (rigl_update, full_update), ``srigl.py`` (srigl_grow). The reference answers come
+``update.py`` (rigl_update, full_update), ``srigl.py`` (srigl_grow), ``nm.py`` (nm_regrow). The reference answers come
 from the library itself (``rigl_np.rigl``, ``rigl_np.sparsity``, ``rigl_np.srigl``,
 ``rigl_np.optim``).
 """
@@ -52,7 +55,7 @@ from __future__ import annotations
 import numbers
 
 from rigl_np import backend
-from rigl_np.exercises import erk, schedule, selection, srigl, update
+from rigl_np.exercises import erk, nm, schedule, selection, srigl, update
 from rigl_np.exercises.result import (CHANGED, NOT_IMPLEMENTED, CheckResult, Mistake,
                                      NotImplementedYet)
 
@@ -65,6 +68,7 @@ CATALOGUES = {  # per grader, the mistakes its messages name: key -> message (a 
     "rigl_update": update.CATALOGUE,
     "full_update": update.PARAMETERS,      # and rigl_update's for its mask
     "srigl_grow": srigl.CATALOGUE,
+    "nm_regrow": nm.CATALOGUE,
 }
 GRADERS = {
     "drop": selection.grade_drop,
@@ -75,6 +79,7 @@ GRADERS = {
     "rigl_update": update.grade_rigl_update,
     "full_update": update.grade_full_update,
     "srigl_grow": srigl.grade_srigl_grow,
+    "nm_regrow": nm.grade_nm_regrow,
 }
 
 

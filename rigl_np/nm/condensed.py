@@ -55,13 +55,21 @@ def pack_positions(positions, bits: int):
 
 
 def unpack_positions(packed, bits: int, k: int):
-    """The inverse of ``pack_positions``: (R, bytes) uint8 -> (R, k) int16 positions."""
+    """The inverse of ``pack_positions``: (R, bytes) uint8 -> (R, k) uint8 positions.
+
+    bits 1, 2, 4 or 8 (M = 2, 4, 16, 256): each byte holds 8 / bits whole positions, read by
+    shifts; other widths (M = 8: 3 bits) cross bytes: the bit string is unpacked, each position's
+    bits padded to a byte and packed again."""
     xp = backend.array_module(packed)
     rows = packed.shape[0]
+    if 8 % bits == 0:
+        shifts = xp.arange(0, 8, bits, dtype=xp.uint8)                # (8 / bits,)
+        fields = (packed[:, :, None] >> shifts) & ((1 << bits) - 1)   # (R, bytes, 8 / bits)
+        return fields.reshape(rows, -1)[:, :k]
     stream = xp.unpackbits(packed.ravel(), bitorder="little").reshape(rows, -1)[:, :k * bits]
-    weights = (1 << xp.arange(bits, dtype=xp.int16))               # (bits,)
-    return (stream.reshape(rows, k, bits).astype(xp.int16) * weights).sum(axis=2,
-                                                                         dtype=xp.int16)
+    padded = xp.zeros((rows, k, 8), dtype=xp.uint8)
+    padded[:, :, :bits] = stream.reshape(rows, k, bits)               # (R, k, 8) one byte each
+    return xp.packbits(padded.ravel(), bitorder="little").reshape(rows, k)
 
 
 class CondensedNMLinear(Layer):
@@ -108,7 +116,7 @@ class CondensedNMLinear(Layer):
         """(out, in * n / m) column of every value: its group * m + its position."""
         xp = backend.array_module(self.positions)
         k = self.values.shape[1]
-        pos = unpack_positions(self.positions, position_bits(self.m), k)     # (out, K) int16
+        pos = unpack_positions(self.positions, position_bits(self.m), k)     # (out, K) uint8
         base = (xp.arange(k) // self.n * self.m).astype(index_dtype(xp, self.in_features))
         return pos.astype(base.dtype) + base                                  # (out, K)
 

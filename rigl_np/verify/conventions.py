@@ -62,6 +62,9 @@ SWITCHES = (
     Switch("nm_groups", "--nm-groups", ("in", "flat", "out"), "nm_groups",
            "N:M: groups of M consecutive inputs of one row (at one kernel position) | of the "
            "C-order flattening (may straddle rows and kernel positions) | of outputs"),
+    Switch("global_scores", "--global-scores", ("raw", "l2"), "global_scores",
+           "selection global: one ranking of raw |W| and |G| over every layer | of each layer's "
+           "scores divided by their L2 norm"),
     Switch("fan_in", "--fan-in", ("recompute", "keep"), "fan_in",
            "SRigL: k' = budget // surviving neurons | keep the fan-in from before the ablation"),
     Switch("ablation", "--ablation", ("file", "always", "never"), "ablation",
@@ -105,6 +108,7 @@ CAUSES = {
     "step_before": (False, "the optimizer step ran before the mask update on the update batch"),
     "count_unchecked": (False, "how many grew was taken from your mask: verify cannot check it"),
     "nm_groups": (False, "N:M groups taken along another axis than M consecutive inputs"),
+    "global_scores": (False, "a global ranking of each layer's scores divided by their L2 norm"),
     "fan_in": (False, "SRigL: another constant fan-in than budget // surviving neurons"),
     "ablation": (False, "SRigL: other neurons ablated than the rule (and the ablate key) give"),
     "schedule": (False, "update steps or drop fractions from another schedule convention"),

@@ -25,7 +25,7 @@ from rigl_np.verify import fileformat as ff
 from rigl_np.verify.families import nm
 from rigl_np.verify.layout import to_canonical
 from rigl_np.verify.schema import (ANSWER_PREFIX, DEFAULT_METHOD, FORMAT_VERSION, KINDS, LAYOUTS,
-                                   STATE_GROUPS, layer_key_names, model_wide_keys)
+                                   SELECTIONS, STATE_GROUPS, layer_key_names, model_wide_keys)
 
 FILE_LEVEL = {"format_version", "kind"}
 
@@ -55,6 +55,7 @@ class Problem:
     n: int | None = None         # an N:M update (keys n and m): N active of every M
     m: int | None = None
     nm_groups: str | None = None  # the file's key nm_groups (families.nm.GROUPINGS)
+    selection: str = "layer"     # "global": the file's layers are one update (global_model.py)
 
     @property
     def verification(self):
@@ -187,6 +188,8 @@ def load_problem(archive: ff.Archive, layer, keys: dict, defaults: dict,
         p.step = ff.scalar_int(archive, keys["step"], 0, 2**63 - 1)
     if "budget" in keys:
         p.budget = ff.scalar_int(archive, keys["budget"], 0, weight.size)
+    if "selection" in keys:
+        p.selection = ff.scalar_str(archive, keys["selection"], SELECTIONS)
     nm.load(archive, keys, p)
     problem = p.family.check(p)
     if problem:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rigl_np.verify import densities, redistribute, report, schedule, vectors
+from rigl_np.verify import densities, global_model, redistribute, report, schedule, vectors
 from rigl_np.verify.classify import classify
 from rigl_np.verify.conventions import CAUSES, SWITCHES
 from rigl_np.verify.fileformat import Archive, InputError
@@ -94,6 +94,9 @@ def _results(path: str, selected: dict) -> list:
             return [schedule.check(archive, selected)]
         out, found = [], problems(archive, selected.get("layout") or "out_in")
         first = next(found)
+        if first.selection == "global":              # one ranking over the model: one verdict
+            p, f = global_model.check([first, *found], selected)
+            return [_accepted(path, p, f, {**selected, "layout": p.layout})]
         found = [first, *found] if first.family.whole_model else itertools.chain([first], found)
         if first.family.whole_model:                 # its update spans every layer of the file
             first.family.prepare(found)
@@ -102,18 +105,22 @@ def _results(path: str, selected: dict) -> list:
             chosen = {**selected, "layout": selected.get("layout") or p.layout}
             if p.nm_groups and not selected.get("nm_groups"):   # so does the file's nm_groups
                 chosen["nm_groups"] = p.nm_groups
-            f = classify(p, chosen)
-            r = report.Result(path, p.layer, "update", f.verdict, f.causes, f.n_differ, f.detail,
-                              method=p.method, step=p.step, applied=f.applied, also=f.also,
-                              counts=f.counts,
-                              positions=f.positions)
-            out.append(report.accept(r, chosen))
+            out.append(_accepted(path, p, classify(p, chosen), chosen))
         if any(r.applied.get("grow_count") == "redistribute" for r in out):
             # a whole model's counts, against each layer's momentum share (read again: rare)
             shares = {p.layer: float(np.abs(p.signal[p.mask]).mean()) if p.mask.any() else 0.0
                       for p in problems(archive, selected.get("layout") or "out_in")}
             redistribute.review(out, chosen, shares)
         return out
+
+
+def _accepted(path: str, p, f, chosen: dict):
+    """The ``report.Result`` of ``classify``'s finding ``f`` on problem ``p``, judged against
+    the ``chosen`` conventions."""
+    r = report.Result(path, p.layer, "update", f.verdict, f.causes, f.n_differ, f.detail,
+                      method=p.method, step=p.step, applied=f.applied, also=f.also,
+                      counts=f.counts, positions=f.positions)
+    return report.accept(r, chosen)
 
 
 def verify_paths(paths, selected: dict | None = None) -> tuple:

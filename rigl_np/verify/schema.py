@@ -31,6 +31,7 @@ FORMAT_VERSION = 1
 KINDS = ("update", "densities", "schedule")
 DEFAULT_METHOD = RigL.name   # a file without a method key holds a RigL update
 LAYOUTS = ("out_in", "in_out")
+SELECTIONS = ("layer", "global")   # a global update ranks every layer of the file together
 ANSWER_PREFIX = "answer/"
 STATE_GROUPS = ("state", "new_state")
 
@@ -73,6 +74,8 @@ UPDATE_KEYS = (       # (the grow keys of the methods go after mask: update_keys
     Key("n", "optional", "integer N of an N:M update (with m; method rigl or set): exactly N "
         "active in every group of M", True),
     Key("m", "optional", "integer M of an N:M update (with n): the group size", True),
+    Key("selection", "optional", "string: layer (default) | global: one ranking over every "
+        "layer of a whole-model file (rigl, set), checked as one update with one verdict", True),
     Key("nm_groups", "optional", "string: in (default; M consecutive inputs of one row, at one "
         "kernel position) | flat (C order) | out (M consecutive outputs)", True),
 )

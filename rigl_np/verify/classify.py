@@ -120,8 +120,7 @@ def classify(p, selected: dict | None = None) -> Finding:
     # 2. The masks: identical, or the conventions (or ties) nearest the selected ones that give
     #    their mask.
     scores = search.Scores(p)
-    found = search.matches(p, scores, selected) if differ.any() else None
-    match = (next(found, None) if found is not None else
+    match = (search.explain(p, scores, selected) if differ.any() else
              search.Match(Trial(Convention(), mine.n_drop, "floor(f * n)", "active"),
                           "identical", mine))
     # 3. Weights and optimizer state, on their mask. A rule broken at a kept connection may be
@@ -131,7 +130,7 @@ def classify(p, selected: dict | None = None) -> Finding:
     if match is not None:
         rule_found, state = _rules(p, match.outcome, selected)
         if "kept_changed" in rule_found:
-            for other in found if found is not None else search.matches(p, scores, selected):
+            for other in search.matches(p, scores, selected, noise=False):
                 again, other_state = _rules(p, other.outcome, selected)
                 if _broken(again) < _broken(rule_found):
                     match, rule_found, state = other, again, other_state

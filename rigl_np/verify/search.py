@@ -89,11 +89,12 @@ def trials(p, prune: bool = True, selected: dict | None = None) -> list:
     return sorted(found, key=lambda t: (_distance(t.conv, selected or {}), t.level, t.extra > 0))
 
 
-def matches(p, scores: Scores, selected: dict | None = None):
+def matches(p, scores: Scores, selected: dict | None = None, noise: bool = True):
     """Every ``Match`` that explains their mask, nearest the selected conventions (fewest
-    changes) first: at each distance the exact ones, then the ties; last, the score noise. A
-    generator: ``explain`` takes the first, and ``classify`` the next ones when the first leaves
-    a weight or state rule broken that another convention giving the same mask explains."""
+    changes) first: at each distance the exact ones, then the ties; last (if ``noise``), the
+    score noise. A generator: ``explain`` takes the first, and ``classify`` walks the others
+    (without noise, which cannot change which connections were kept) when the first leaves a
+    weight or state rule broken that another convention giving the same mask explains."""
     theirs = p.new_mask
     found = trials(p, selected=selected)                   # count-pruned, nearest first
     rank = {id(t): _distance(t.conv, selected or {}) for t in found}
@@ -119,7 +120,7 @@ def matches(p, scores: Scores, selected: dict | None = None):
                     continue
             yield Match(t, "tie", out)
     # 3. the official code's score noise
-    for t in found:
+    for t in found if noise else ():
         out = p.family.run(p, t, *scores.nudged(t.drop_score))
         if np.array_equal(out.mask, theirs):
             yield Match(replace(t, conv=t.conv.with_(tie_noise="yes")), "noise", out)

@@ -144,3 +144,25 @@ def test_drift_is_seen_and_drawn():
     assert drifts(updates) and not drifts(updates[:1])
     fig = plot_density_drift(updates, {"a": (10,), "b": (20,)})
     assert [list(line.get_ydata()) for line in fig.axes[0].lines] == [[0.4, 0.6], [0.3, 0.2]]
+
+
+def test_verify_reports_the_connectivity_of_a_densities_files_masks(tmp_path):
+    from rigl_np import backend
+    from rigl_np.models import build_model
+    from rigl_np.sparsity import random_masks
+    from rigl_np.verify.main import main, verify_paths
+
+    model = build_model("lenet5", (1, 28, 28), 10, backend.host_rng(0))
+    shapes = {n: model.params()[n].shape for n in model.sparsifiable()}
+    for seed, cut in ((5, "fc3.weight"), (0, None)):                 # as the runs above draw
+        masks = random_masks(shapes, {n: 0.01 for n in shapes}, backend.host_rng([seed, 1]))
+        path = tmp_path / f"d{seed}.npz"
+        np.savez(path, kind="densities", density=0.01, distribution="uniform",
+                 **{f"shape/{n}": np.array(s) for n, s in shapes.items()},
+                 **{f"mask/{n}": m for n, m in masks.items()})
+        results, errors, _ = verify_paths([str(path)])
+        assert not errors and [r.verdict for r in results] == ["identical"] * len(shapes)
+        assert all(r.counts["connectivity"]["cut"] == cut for r in results)
+        noted = [r.layer for r in results if "these masks cut the network" in r.detail]
+        assert noted == ([cut] if cut else [])
+        assert main([str(path)]) == 0                                # a finding, not an error

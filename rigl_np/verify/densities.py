@@ -14,7 +14,9 @@ conventions differ between implementations (docs/verify.md):
   of the whole model: density d* = (budget - dense weights) / their weights).
 
 Every combination is tried, fewest changes first; the one that makes every layer agree explains
-the file. One result per layer.
+the file. One result per layer. A file with every layer's mask also gets its connectivity
+(``masks.connectivity``: the layers read as a chain in the file's order) in each layer's counts,
+and the detail says when the masks cut the network: a finding, which leaves the verdict as it is.
 """
 from __future__ import annotations
 
@@ -22,10 +24,11 @@ import math
 
 import numpy as np
 
+from rigl_np.masks.connectivity import connectivity
 from rigl_np.sparsity import layer_densities, nnz_for
 from rigl_np.verify import fileformat as ff
 from rigl_np.verify.conventions import option_text
-from rigl_np.verify.layout import layout_shape
+from rigl_np.verify.layout import layout_shape, to_canonical
 from rigl_np.verify.report import Result, accept
 from rigl_np.verify.schema import LAYOUTS
 
@@ -42,9 +45,9 @@ def _count(rule: str, n: int, d: float) -> int:
 
 
 def _read(archive):
-    """(shapes, theirs, target density, distribution, dense layers, power scale)."""
+    """(shapes, theirs, target density, distribution, dense layers, power scale, masks)."""
     layout = ff.scalar_str(archive, "layout", LAYOUTS) if "layout" in archive else "out_in"
-    shapes, theirs = {}, {}
+    shapes, theirs, masks = {}, {}, {}
     for key in archive.keys():
         if key.startswith("shape/"):
             if key == "shape/":
@@ -69,6 +72,7 @@ def _read(archive):
             stored = ff.bool_array(archive, f"mask/{name}", layout_shape(shape, layout)
                                    if layout == "in_out" else shape)
             entry["count"] = int(np.count_nonzero(stored))
+            masks[name] = to_canonical(stored, layout)
         if not entry:
             raise ff.InputError(f"{archive.path}: layer {name!r} has a shape but neither "
                                 f"density/{name} nor mask/{name}")
@@ -91,7 +95,7 @@ def _read(archive):
             raise archive.fail("dense_layers", f"names layers without a shape: {unknown}")
     power = (ff.scalar_float(archive, "power_scale", 0.0, 10.0) if "power_scale" in archive
              else 1.0)
-    return shapes, theirs, density, distribution, dense, power
+    return shapes, theirs, density, distribution, dense, power, masks
 
 
 def expected(shapes, density, distribution, dense, power, excluded: str) -> dict:
@@ -119,7 +123,8 @@ def _agrees(entry, n, d, rule) -> bool:
 
 def check(archive, selected: dict) -> list:
     """One ``Result`` per layer of a densities file."""
-    shapes, theirs, density, distribution, dense, power = _read(archive)
+    shapes, theirs, density, distribution, dense, power, masks = _read(archive)
+    paths = connectivity(masks, shapes) if len(masks) == len(shapes) else None
     has_counts = any("count" in e for e in theirs.values())
     combos = [(c, x) for x in ("outside", "inside") if x == "outside" or dense
               for c in (("complement", "floor", "round", "bernoulli") if has_counts
@@ -159,6 +164,13 @@ def check(archive, selected: dict) -> list:
             detail += (f"; global density yours {counts_theirs / total:.6g}, rigl_np "
                        f"{sum(_count('complement', math.prod(s), ours[k]) for k, s in shapes.items()) / total:.6g}")
         n_differ = abs(entry["count"] - mine) if "count" in entry else int(verdict != "identical")
+        counts = {}
+        if paths is not None:                     # a finding about the masks, not a verdict
+            counts = {"connectivity": {**paths["layers"][name], "cut": paths["cut"],
+                                       "input_path_fraction": paths["input_path_fraction"]}}
+            if paths["cut"] == name:
+                detail += (f"; connectivity: these masks cut the network here (no path from "
+                           f"the input to the output crosses {name})")
         results.append(accept(Result(archive.path, name, "densities", verdict, causes, n_differ,
-                                     detail, applied=applied), selected))
+                                     detail, applied=applied, counts=counts), selected))
     return results

@@ -239,8 +239,9 @@ def test_the_optimizer_step_before_the_update_is_named(tmp_path):
 SNFS_LAYERS = {"fc1": (30, 40), "fc2": (20, 30), "fc3": (10, 20)}
 
 
-def redistributed(follow=True, broken=False):
-    """SNFS: each layer drops floor(f n); the total regrows by each layer's momentum share."""
+def redistributed(follow=True, broken=False, ceil=False):
+    """SNFS: each layer drops floor(f n); the total regrows by each layer's momentum share
+    (floored; ``ceil``: k = ceil(f n) and every part rounded up, so more can grow than went)."""
     rng = np.random.default_rng(7)
     arrays, removed, shares, inputs = {}, [], [], {}
     for i, (name, shape) in enumerate(SNFS_LAYERS.items()):
@@ -248,10 +249,10 @@ def redistributed(follow=True, broken=False):
         w = (rng.standard_normal(shape) * m).astype(np.float32)
         ema = (rng.standard_normal(shape) * (1 + 2 * i)).astype(np.float32)
         inputs[name] = (w, m, ema)
-        removed.append(math.floor(0.3 * m.sum()))
+        removed.append((math.ceil if ceil else math.floor)(0.3 * m.sum()))
         shares.append(float(np.abs(ema[m]).mean()))
     total = sum(removed)
-    counts = [math.floor(total * s / sum(shares)) for s in shares]
+    counts = [(math.ceil if ceil else math.floor)(total * s / sum(shares)) for s in shares]
     if not follow:
         counts = counts[::-1]
     for (name, (w, m, ema)), k, n_grow in zip(inputs.items(), removed, counts):
@@ -270,6 +271,10 @@ def test_snfs_redistribution_is_checked_on_a_whole_model(tmp_path):
     assert "follows SNFS's momentum share" in results[0].detail
     results = check(tmp_path, "b.npz", **redistributed(broken=True))
     assert [r.verdict for r in results] == ["differs", "explained", "explained"]
+    results = check(tmp_path, "d.npz", **redistributed(ceil=True))
+    assert {tuple(r.causes) for r in results} <= {("k_rounding", "grow_count"), ("grow_count",)}
+    assert any("k_rounding" in r.causes for r in results)
+    assert all("--grow-count redistribute" in r.options for r in results)
     results = check(tmp_path, "c.npz", **redistributed(follow=False))
     assert all(r.options == ["--grow-count random"] and "count_unchecked" in r.causes
                for r in results if r.applied.get("grow_count"))

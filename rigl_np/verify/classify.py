@@ -74,14 +74,13 @@ def _broken(found: dict) -> int:
     return sum(int(np.count_nonzero(where)) for c, (where, _) in found.items() if CAUSES[c][0])
 
 
-def _rules(p, outcome, selected: dict) -> tuple:
+def _rules(p, outcome) -> tuple:
     """(rules.check's findings, the optimizer-state convention) on their mask, with the
-    regrown-same connections of ``outcome``: the selected state convention first, the other
-    where the first leaves a rule broken (only a file with slots before and after has one)."""
+    regrown-same connections of ``outcome``: rigl_np's (masked) state first, dense state where
+    it leaves fewer rules broken (only a file with slots before and after can show it; state
+    that fits both needs no convention, whatever was selected)."""
     regrown = outcome.dropped & p.new_mask
-    first = selected.get("state", "masked") if p.state and p.new_state else "masked"
-    order = [first] + ([c for c in SWITCH["state"].choices if c != first]
-                       if p.state and p.new_state else [])
+    order = SWITCH["state"].choices if p.state and p.new_state else ("masked",)
     results = []
     for state in order:
         results.append((rules.check(p, regrown, state), state))
@@ -128,10 +127,10 @@ def classify(p, selected: dict | None = None) -> Finding:
     #    connection straight back, reset to 0): the next conventions giving their mask are
     #    searched, nearest the selected ones first, whether or not the masks differ.
     if match is not None:
-        rule_found, state = _rules(p, match.outcome, selected)
+        rule_found, state = _rules(p, match.outcome)
         if "kept_changed" in rule_found:
             for other in search.matches(p, scores, selected, noise=False):
-                again, other_state = _rules(p, other.outcome, selected)
+                again, other_state = _rules(p, other.outcome)
                 if _broken(again) < _broken(rule_found):
                     match, rule_found, state = other, again, other_state
                 if not _broken(rule_found):
@@ -146,7 +145,7 @@ def classify(p, selected: dict | None = None) -> Finding:
         kind = "differs"
         trial, outcome = search.closest(p, scores)
         causes, mask_phrases = _differs_part(p, trial, outcome, scores)
-        rule_found, state = _rules(p, outcome, selected)
+        rule_found, state = _rules(p, outcome)
     if applied.get("grow_count") == "random":
         causes.append("count_unchecked")
     # 4. The conventions the weights and state show: dense state, the optimizer step first.

@@ -9,7 +9,8 @@ redistribute (docs/semantics.md "Baselines"), so verify explains such a file per
 ``--grow-count redistribute``, taking each layer's count from its mask, and checks the counts here,
 all layers together: each r_i within ``TOLERANCE`` of its part of the total they grew, G (parts
 are rounded up or down, and a correction for earlier rounding may make G differ from R, so the
-shares are checked on G, and both totals are said). The mean |momentum| is that of the file's
+shares are checked on G, and both totals are said), or of its part of R capped at its room (an
+implementation that loses what a full layer cannot take instead of spreading it). The mean |momentum| is that of the file's
 grow key (SNFS: the moving average of the gradients). A file whose counts do not follow the rule falls back to
 ``--grow-count random``: the count is then said not to be checked (cause ``count_unchecked``).
 """
@@ -52,7 +53,12 @@ def review(results: list, selected: dict, shares: dict) -> None:
     removed = [r.counts["k_applied"] for r in results]
     grown = [r.counts["grown"] for r in results]
     room = [r.counts["size"] - r.counts["n_active"] + r.counts["k_applied"] for r in results]
-    expected = parts(sum(grown), [shares[r.layer] for r in results], room)
+    weights = [shares[r.layer] for r in results]
+    total = sum(weights)
+    # what a full layer could not take is spread over the others, or lost
+    spread = parts(sum(grown), weights, room)
+    lost = [min(r, sum(removed) * w / total if total > 0 else 0.0) for r, w in zip(room, weights)]
+    expected = min((spread, lost), key=lambda e: max(abs(g - x) for g, x in zip(grown, e)))
     worst = max(range(len(results)), key=lambda i: abs(grown[i] - expected[i]))
     follows = abs(grown[worst] - expected[worst]) <= TOLERANCE
     for r in redistributed:

@@ -75,6 +75,7 @@ class TopKAST(Method):
 
     def initial_masks(self, shapes: dict) -> dict:
         """A and B from the dense initial θ (no random draw)."""
+        self._outside = {}            # {layer: θ outside B}, kept by before_step for remask
         self.backward = self._top(self.options.topkast_extra_density)
         return self._top(0.0)
 
@@ -82,7 +83,7 @@ class TopKAST(Method):
         """θ stays dense; θ outside B is put back as it was before the step (saved by
         ``before_step``), and the optimizer state outside B is zeroed."""
         for name, b in self.backward.items():
-            kept = getattr(self, "_outside", {}).get(name)
+            kept = self._outside.get(name)
             if kept is not None:
                 self.params[name][~b] = kept
             self.optimizer.mask_state(name, b)

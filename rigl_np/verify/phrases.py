@@ -61,7 +61,8 @@ def explained(p, trial, applied, ref, mine) -> list:
         elif name == "regrow_dropped":
             what = "just-dropped connections not grown back"
         elif name == "dense_layers":
-            what = f"a dense layer updated: {trial.k:,} dropped and grown back"
+            what = f"a dense layer updated: {trial.k:,} dropped" + (
+                " and grown back" if trial.conv.regrow_dropped == "yes" else "")
         elif name == "layout":
             what = "ties broken in (in, out) / (kh, kw, in, out) order"
         elif name == "tie_noise":

@@ -26,17 +26,22 @@ from rigl_np.masks.update import MaskUpdate, count, unchanged
 from rigl_np.rigl.drop import keep_after_drop, magnitude_score
 
 
-def nm_regrow(kept, grow_score, n: int, m: int):
+def nm_regrow(kept, grow_score, n: int, m: int, closed=None, cut=groups, uncut=ungroup):
     """Boolean mask of ``kept``'s shape: in every group, the positions outside ``kept`` with
     the largest ``grow_score``, as many as bring the group back to exactly ``n``.
 
     kept: (*shape) bool with at most ``n`` per group; grow_score: (*shape) finite floats.
+    closed: the positions that may not grow (default ``kept``; ``kept | mask`` when just-dropped
+    ones may not return), a group short of places grows what it can. cut(a, m) -> (G, M) and
+    uncut(g, shape): how the groups are taken (default ``masks.nm``'s; ``verify`` passes other
+    implementations' groupings).
     """
     xp = backend.array_module(kept, grow_score)
-    open_ = ~groups(kept, m)                                          # (G, M) may be grown
-    missing = n - xp.count_nonzero(~open_, axis=1)                    # (G,) to fill per group
-    grown = row_top_k(groups(grow_score, m), open_, missing)          # (G, M)
-    return ungroup(grown, kept.shape)
+    open_ = ~cut(kept if closed is None else closed, m)               # (G, M) may be grown
+    missing = n - xp.count_nonzero(cut(kept, m), axis=1)              # (G,) to fill per group
+    missing = xp.clip(missing, 0, xp.count_nonzero(open_, axis=1))
+    grown = row_top_k(cut(grow_score, m), open_, missing)             # (G, M)
+    return uncut(grown, kept.shape)
 
 
 def nm_update(weight, mask, grow_score, drop_fraction: float, n: int, m: int) -> MaskUpdate:

@@ -4,8 +4,8 @@ docs/semantics.md "N:M": drop k = floor(f * nnz) of the layer's active weights b
 (layer-wide), then regrow every group of M to exactly N by the grow score. A file marks an N:M
 update with integer keys ``n`` and ``m`` (method rigl or set), and may name its grouping with
 ``nm_groups``. ``run`` reproduces the update under a ``conventions.Trial`` with rigl_np's
-``select_top_k`` (the drop) and ``nm.nm_regrow``'s rule (per group), the groups taken as the
-trial's ``--nm-groups`` says:
+``select_top_k`` (the drop) and ``nm.nm_regrow`` (per group), the groups taken as the trial's
+``--nm-groups`` says:
 
 - ``in`` (rigl_np's): M consecutive inputs of one row, at one kernel position (``masks.nm``);
 - ``flat``: M consecutive entries of the C-order flattening of the (out, in[, kh, kw]) array, so
@@ -24,10 +24,11 @@ import math
 
 import numpy as np
 
-from rigl_np.masks import MaskUpdate, row_top_k, select_top_k, unchanged
+from rigl_np.masks import MaskUpdate, select_top_k, unchanged
 from rigl_np.masks.nm import group_name
 from rigl_np.masks.nm import groups as in_groups
 from rigl_np.masks.nm import ungroup as in_ungroup
+from rigl_np.nm import nm_regrow
 from rigl_np.verify import fileformat as ff
 from rigl_np.verify.conventions import Convention, Trial, drop_counts
 
@@ -152,10 +153,9 @@ class NMFamily:
         # 3. grow, per group: back to n from the positions not kept (nor just dropped, if they
         #    may not return), by the grow score; ties: the lower position
         closed = kept if trial.conv.regrow_dropped == "yes" else kept | mask
-        open_ = ~groups(closed, how, p.m)                                      # (G, M)
-        missing = p.n - np.count_nonzero(groups(kept, how, p.m), axis=1)       # (G,)
-        missing = np.minimum(np.maximum(missing, 0), np.count_nonzero(open_, axis=1))
-        grown = ungroup(row_top_k(groups(grow_score, how, p.m), open_, missing), how, mask.shape)
+        grown = nm_regrow(kept, grow_score, p.n, p.m, closed,
+                          cut=lambda a, m: groups(a, how, m),
+                          uncut=lambda g, shape: ungroup(g, how, shape))
         # 4. the record
         dropped = mask & ~kept
         return MaskUpdate(mask=kept | grown, new=grown & ~mask, dropped=dropped, grown=grown,

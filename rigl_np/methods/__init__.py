@@ -10,6 +10,12 @@
 | rigl        | unstructured    | drop fraction (instead of it)    | dense gradient (mean of n)   |
 | srigl       | constant fan-in | drop fraction (instead of it)    | dense gradient, per row      |
 | pruning     | starts dense    | cubic pruning (after the step)   | none (never grows)           |
+| granet      | starts dense    | cubic pruning + drop fraction    | dense gradient (per layer)   |
+| gmp-star    | starts dense    | a jump at t_accel, then cubic    | none (never grows)           |
+| topkast     | top-D |θ| of dense θ | refresh every ΔT (after the step) | none (|θ| picks both sets) |
+
+``selection.py`` is a part several methods share: ``--selection global`` (static, SET, RigL,
+pruning, GMP*) makes their structure pooled and their update one ranking over all layers.
 
 Adding a method is one new file here (plus its tests), a ``base.Method`` subclass that sets
 ``name`` (its ``--method`` value) and declares its parts (``base.py`` says what each one is):

@@ -144,6 +144,9 @@ def test_drift_is_seen_and_drawn():
     assert drifts(updates) and not drifts(updates[:1])
     fig = plot_density_drift(updates, {"a": (10,), "b": (20,)})
     assert [list(line.get_ydata()) for line in fig.axes[0].lines] == [[0.4, 0.6], [0.3, 0.2]]
+    fig = plot_density_drift(updates, {"a": (10,), "b": (20,)}, start={"a": 5, "b": 5})
+    assert [list(line.get_xdata()) for line in fig.axes[0].lines] == [[0, 10, 20]] * 2
+    assert [line.get_ydata()[0] for line in fig.axes[0].lines] == [0.5, 0.25]
 
 
 def test_verify_reports_the_connectivity_of_a_densities_files_masks(tmp_path):

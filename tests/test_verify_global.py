@@ -111,3 +111,15 @@ def test_a_global_file_needs_one_drop_fraction(tmp_path, capsys):
                                                                          np.float64(0.2)})
     assert main([path]) == 2
     assert "a global update has one drop_fraction for the model" in capsys.readouterr().err
+
+
+def test_a_global_set_update_ranks_its_draws_as_they_are(tmp_path):
+    w, m, _ = _model(5)
+    rng = np.random.default_rng(6)
+    draws = {n: rng.random(s) for n, s in SHAPES.items()}
+    drop = layer_scores({n: np.abs(a) for n, a in w.items()}, "l2")     # SET: only |W| scaled
+    new = {n: r.mask for n, r in global_mask_update(drop, draws, m, 0.3).items()}
+    path = _write(tmp_path / "u.npz", w, m, draws, new, method=np.array("set"))
+    np.savez(path, **{k.replace("/grad", "/grow_score"): v for k, v in np.load(path).items()})
+    assert _one(path, global_scores="l2").accepted
+    assert _one(path, global_scores="raw").verdict == "differs"

@@ -22,17 +22,18 @@ def drifts(mask_updates: list) -> bool:
     return any(c != counts[0] for c in counts[1:])
 
 
-def plot_density_drift(mask_updates: list, shapes: dict):
+def plot_density_drift(mask_updates: list, shapes: dict, start: dict = None):
     """One line per sparse layer: its density (nnz / size, ``shapes``: ``{layer: shape}``)
-    after each mask update."""
-    steps = [u["step"] for u in mask_updates]
+    after each mask update, from ``start`` (``{layer: nnz}`` of the initial masks) when given."""
+    steps = ([0] if start else []) + [u["step"] for u in mask_updates]
     fig, axes = new_figure(1, 1, panel=(5.5, 3.4))
     ax = axes[0, 0]
     for name in mask_updates[0]["layers"]:
         size = math.prod(shapes[name])
-        ax.plot(steps, [u["layers"][name]["nnz"] / size for u in mask_updates], "o-",
-                markersize=3, label=name)
-    ax.set_xlabel("step of the update")
+        counts = ([start[name]] if start else []) + [u["layers"][name]["nnz"]
+                                                     for u in mask_updates]
+        ax.plot(steps, [c / size for c in counts], "o-", markersize=3, label=name)
+    ax.set_xlabel("step (0: the initial masks)" if start else "step of the update")
     integer_x(ax)
     ax.set_ylabel("density (active / weights)")
     ax.set_title("Per-layer densities over training")

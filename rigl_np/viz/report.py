@@ -56,8 +56,6 @@ def run_figures(run: Run) -> list:
         written.append(save(plot_turnover_itop(updates), out / "turnover_itop.png"))
         if any("active_neurons" in v for v in updates[0]["layers"].values()):
             written.append(save(plot_active_neurons(updates), out / "active_neurons.png"))
-        if drifts(updates):
-            written.append(save(plot_density_drift(updates, shapes), out / "density_drift.png"))
     if connectivity_series(metrics):
         written.append(save(plot_connectivity(metrics), out / "connectivity.png"))
     if run.kind["drop_schedule"]:
@@ -67,6 +65,9 @@ def run_figures(run: Run) -> list:
         written.append(save(fig, out / "drop_schedule.png"))
     # 3. the mask snapshots
     snapshots = run.snapshots()
+    if updates and drifts(updates):
+        start = {n: int(m.sum()) for n, m in snapshots[0].items()} if 0 in snapshots else None
+        written.append(save(plot_density_drift(updates, shapes, start), out / "density_drift.png"))
     if snapshots:
         last = max(snapshots)
         written.append(save(plot_masks(snapshots[last], f"{run.label}: masks at step {last}"),

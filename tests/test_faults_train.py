@@ -3,10 +3,12 @@ code, one message naming the problem, no traceback, every file that existed befo
 (test_faults_common). File-system errors, divergence, leftovers and ``--data-dir`` are in
 test_faults_train_disk.py."""
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
 
+from rigl_np.methods import get
 from test_faults_common import (FAST, RUN, assert_clean, assert_unchanged, copy_run,  # noqa: F401
                                 edit_checkpoint, edit_json, edit_meta, finished, make_run,
                                 outcome, snapshot, truncate)
@@ -180,8 +182,11 @@ DAMAGE = {
         sparsity=2.0)), "--sparsity must lie in [0, 1), got 2.0"),
     "config: a string epochs": (edit_json("config.json", lambda c: c["optim"].update(
         epochs="ten")), "--epochs must be an integer, got 'ten'"),
-    "config: another method": (edit_json("config.json", lambda c: c["sparse"].update(
-        method="set")), "differs from config.json in sparse.method"),
+    "config: another method": (edit_json("config.json", lambda c: (c["sparse"].update(
+        method="set"), c.update(options=asdict(get("set").Options())))),
+        "differs from config.json in sparse.method"),
+    "config: options of another method": (edit_json("config.json", lambda c: c["sparse"].update(
+        method="set")), "'options' has unknown key(s) ['grad_accumulation']"),
     "config: another model": (edit_json("config.json", lambda c: c["model"].update(
         model="lenet5")), "differs from config.json in model.model"),
     "config: garbled changes": (edit_json("config.json", lambda c: c.update(changes=3)),

@@ -1,5 +1,7 @@
 """Which methods ``verify`` checks, and how: one reproduction family per mask structure.
 
+Host-side code, as all of ``rigl_np.verify``: it reads files and may use NumPy directly.
+
 A method is verifiable when its file in ``rigl_np/methods`` declares ``verification`` (a
 ``methods.base.Verification``: the dump's key its grow step ranks, how that array becomes the grow
 score, the score's name) and its ``structure`` has a family here. The family is the space of

@@ -4,7 +4,10 @@ Both poolings share one idea: lay every pooling window out as a column (the same
 conv's im2col with one channel), reduce each column to one number, and in the backward pass
 spread each output gradient back over its column and put the columns back in place.
 - Common case (stride == kernel, H and W divisible by it): the windows tile x exactly, so the
-  columns are a reshape plus one transposing copy, and back again.
+  row of offset (i, j) is the strided slice x[:, :, i::k, j::k], copied once per offset, and
+  back again by assignment (each pixel lies in one window). A single transposing copy does the
+  same, but its innermost loop runs over k = 2 elements: measured at 5.8 ms against 0.6 ms for
+  the gradient of LeNet-5's first pooling (128 x 6 x 28 x 28), most of that layer's backward.
 - Any other case (overlapping or ragged windows): im2col / col2im, which loop over the
   kernel*kernel offsets; col2im adds up the gradients of overlapping windows.
 
@@ -27,8 +30,12 @@ def _windows(x, kernel, stride):
     """Every pooling window of x (N, C, H, W) as one column: (kernel*kernel, N*C*oh*ow)."""
     n, c, h, w = x.shape
     if _tiles_exactly(x.shape, kernel, stride):
-        tiles = x.reshape(n, c, h // kernel, kernel, w // kernel, kernel)  # (N, C, oh, k, ow, k)
-        return tiles.transpose(3, 5, 0, 1, 2, 4).reshape(kernel * kernel, -1)  # (k*k, N*C*oh*ow)
+        xp = backend.array_module(x)
+        cols = xp.empty((kernel, kernel, *_output_shape(x.shape, kernel, stride)), dtype=x.dtype)
+        for i in range(kernel):
+            for j in range(kernel):
+                cols[i, j] = x[:, :, i::kernel, j::kernel]  # (N, C, oh, ow): offset (i, j)
+        return cols.reshape(kernel * kernel, -1)  # (k*k, N*C*oh*ow)
     # Each channel as its own one-channel image, so im2col's rows are the window offsets.
     return im2col(x.reshape(n * c, 1, h, w), kernel, kernel, stride, 0)  # (k*k, N*C*oh*ow)
 
@@ -37,8 +44,13 @@ def _unwindows(cols, x_shape, kernel, stride):
     """The adjoint of _windows: (kernel*kernel, N*C*oh*ow) columns back to (N, C, H, W)."""
     n, c, h, w = x_shape
     if _tiles_exactly(x_shape, kernel, stride):
-        tiles = cols.reshape(kernel, kernel, n, c, h // kernel, w // kernel)  # (k, k, N, C, oh, ow)
-        return tiles.transpose(2, 3, 4, 0, 5, 1).reshape(n, c, h, w)  # (N, C, H, W)
+        xp = backend.array_module(cols)
+        cols = cols.reshape(kernel, kernel, n, c, h // kernel, w // kernel)  # (k, k, N, C, oh, ow)
+        dx = xp.empty(x_shape, dtype=cols.dtype)  # (N, C, H, W), every pixel written once below
+        for i in range(kernel):
+            for j in range(kernel):
+                dx[:, :, i::kernel, j::kernel] = cols[i, j]
+        return dx
     return col2im(cols, (n * c, 1, h, w), kernel, kernel, stride, 0).reshape(n, c, h, w)
 
 

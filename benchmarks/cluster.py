@@ -2,17 +2,17 @@
 ``compare --jobs 1`` / ``--jobs 2`` on this machine, in one run.
 
 Every way runs the same grid (synthetic data, LeNet-300-100, dense/static/RigL at 90 %, two
-seeds: 6 cells) from nothing into a fresh folder, as ``python -m rigl_np compare``; the time is
-the command's wall time: start-up, the cells, the table and the figures, as a user waits for
-them. The Dask clusters (scheduler and workers on 127.0.0.1, one thread
-per worker, so one cell per worker at a time) are started before the clock starts, as a real
-cluster is up before a grid is sent to it. Each cell runs at one BLAS thread: on the cluster
-Dask's workers set it (and each cell's process inherits it); ``--jobs N`` gives each worker
-``cpu_count // N`` threads (1 each at ``--jobs 2`` on a 2-core machine). The last column is
-the ratio to ``--jobs 2`` (above 1: more cells per hour). The script also checks that every way
-at one BLAS thread gave the same results (the table without its seconds column).
+seeds: 6 cells of about 5 s of CPU each at 30 epochs) from nothing into a fresh folder, as
+``python -m rigl_np compare``; the time is the command's wall time: start-up, the cells, the
+table and the figures, as a user waits for them. The Dask clusters (scheduler and workers on
+127.0.0.1, one thread per worker, so one cell per worker at a time) are started before the clock
+starts, as a real cluster is up before a grid is sent to it. Each cell runs at one BLAS thread:
+on the cluster Dask's workers set it (and each cell's process inherits it); ``--jobs N`` gives
+each worker ``cpu_count // N`` threads (1 each at ``--jobs 2`` on a 2-core machine). The last
+column is the ratio to ``--jobs 2`` (above 1: more cells per hour). The script also checks that
+every way at one BLAS thread gave the same results (the table without its seconds column).
 
-    python benchmarks/cluster.py [--epochs 10] [--seeds 0,1]
+    python benchmarks/cluster.py [--epochs 30] [--seeds 0,1]
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ GRID = ["compare", "--dataset", "synthetic", "--methods", "dense,static,rigl",
 def run_grid(args: list, out: Path, extra: list) -> float:
     """Wall seconds of ``python -m rigl_np compare`` over the grid into ``out``."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.pop("MALLOC_TRIM_THRESHOLD_", None)       # a LocalCluster leaves it in os.environ
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "rigl_np", *GRID, *args, *extra, "--out",
                            str(out)], capture_output=True, text=True, env=env)
@@ -46,7 +47,7 @@ def table_without_seconds(out: Path) -> list:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", default="10")
+    parser.add_argument("--epochs", default="30")
     parser.add_argument("--seeds", default="0,1")
     opts = parser.parse_args()
     from distributed import LocalCluster

@@ -55,6 +55,7 @@ def _distributed():
 
 def _connect(distributed, address: str, log):
     try:
+        distributed.comm.resolve_address(address)      # a bad address before a Client exists
         client = distributed.Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
     except (OSError, ValueError, TypeError) as e:
         raise errors.UsageError(f"--cluster {address}: cannot reach a Dask scheduler there "
@@ -101,17 +102,21 @@ def _check_workers(client, out: Path, log) -> tuple:
     token = uuid.uuid4().hex
     probe = out / f".rigl_np-cluster-{token}"
     probe.write_text(token)
-    facts = client.run(_worker_facts, str(probe), token, on_error="return")
+    try:
+        facts = client.run(_worker_facts, str(probe), token, on_error="return")
+        for worker, fact in sorted(facts.items()):
+            if isinstance(fact, BaseException):
+                raise errors.UsageError(f"--cluster: worker {worker} cannot run rigl_np "
+                                        f"({type(fact).__name__}: {fact}); install rigl_np and "
+                                        "its requirements on every worker")
+            if fact["problem"]:
+                raise errors.UsageError(f"--cluster: worker {worker} {fact['problem']}; --out "
+                                        "must be on a file system every worker mounts at the "
+                                        "same path")
+    except BaseException:
+        probe.unlink()
+        raise
     for worker, fact in sorted(facts.items()):
-        if isinstance(fact, BaseException):
-            probe.unlink()
-            raise errors.UsageError(f"--cluster: worker {worker} cannot run rigl_np "
-                                    f"({type(fact).__name__}: {fact}); install rigl_np and its "
-                                    "requirements on every worker")
-        if fact["problem"]:
-            probe.unlink()
-            raise errors.UsageError(f"--cluster: worker {worker} {fact['problem']}; --out must be "
-                                    "on a file system every worker mounts at the same path")
         if fact["numpy"] != numpy.__version__:
             errors.warn(f"worker {worker} has NumPy {fact['numpy']}, this machine "
                         f"{numpy.__version__}: results may differ from a local run's")

@@ -192,6 +192,14 @@ def test_without_distributed_the_command_says_what_to_install(tmp_path):
     assert not (tmp_path / "grid" / "runs").exists()
 
 
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1", "nonsense:::x"])
+def test_a_bad_scheduler_address_is_refused(tmp_path, capsys, address):
+    _distributed()
+    code, _, err = outcome([*GRID, "--cluster", address, "--out", tmp_path / "grid"], capsys)
+    assert_clean(code, err, 2, f"--cluster {address}: cannot reach a Dask scheduler there")
+    assert not (tmp_path / "grid" / "runs").exists()
+
+
 def test_cluster_and_jobs_together_are_refused(tmp_path, capsys):
     code, _, err = outcome([*GRID, "--cluster", "tcp://127.0.0.1:1", "--jobs", "2",
                             "--out", tmp_path / "grid"], capsys)

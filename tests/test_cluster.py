@@ -158,10 +158,15 @@ BLIND = "mount -t tmpfs none {hidden} && exec {python} -m distributed.cli.dask_w
 def test_a_worker_that_cannot_see_out_stops_the_grid_before_it_starts(tmp_path):
     """A worker in a mount namespace of its own sees an empty file system where --out is."""
     distributed = _distributed()
-    if subprocess.run(["unshare", "-Urm", "true"], capture_output=True).returncode != 0:
-        pytest.skip("unshare -Urm (a mount namespace) is not allowed here")
     hidden = tmp_path / "shared"
     hidden.mkdir()
+    try:
+        allowed = subprocess.run(["unshare", "-Urm", "sh", "-c", f"mount -t tmpfs none {hidden}"],
+                                 capture_output=True, timeout=60).returncode == 0
+    except FileNotFoundError:
+        allowed = False
+    if not allowed:
+        pytest.skip("a mount namespace of its own (unshare -Urm, then mount) is not allowed here")
     with distributed.LocalCluster(n_workers=0, host="127.0.0.1",
                                   dashboard_address="127.0.0.1:0") as c, \
             distributed.Client(c, set_as_default=False) as client:

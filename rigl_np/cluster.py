@@ -80,7 +80,7 @@ def _cannot_see(probe: str, token: str) -> str:
         if probe.read_text() != token:
             return f"reads another {probe} there"
         runs.mkdir(exist_ok=True)
-        mine = runs / f".{probe.name}.{os.getpid()}"
+        mine = runs / f".{probe.name}.{uuid.uuid4().hex}"     # one per task: threads share a pid
         mine.write_text(token)
         mine.unlink()
     except OSError as e:

@@ -36,7 +36,7 @@ from rigl_np import backend
 from rigl_np.atomic import atomic_write_bytes
 from rigl_np.config import MAX_EPOCHS, upgrade
 from rigl_np.errors import UsageError
-from rigl_np.reading import bounded, damaged, open_regular
+from rigl_np.reading import bounded, damaged, npz_headers as read_manifest, open_regular
 from rigl_np.runcheck import epoch_records, number
 from rigl_np.train import TrainState, non_finite
 
@@ -93,25 +93,6 @@ def save_checkpoint(path, model, optimizer, method, state: TrainState, identity=
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     atomic_write_bytes(path, buffer.getvalue())
-
-
-def read_manifest(file) -> dict:
-    """``{key: (shape, dtype)}`` of an ``.npz`` (a path or an open file) from the arrays'
-    headers, without reading data."""
-    manifest = {}
-    with zipfile.ZipFile(file) as z:
-        for info in z.infolist():
-            if not info.filename.endswith(".npy"):
-                raise ValueError(f"member {info.filename!r} is not an array")
-            with z.open(info) as f:
-                version = np.lib.format.read_magic(f)
-                read = {(1, 0): np.lib.format.read_array_header_1_0,
-                        (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-                if read is None:
-                    raise ValueError(f"member {info.filename!r} has .npy format {version}")
-                shape, _, dtype = read(f)
-            manifest[info.filename[:-len(".npy")]] = (tuple(shape), dtype)
-    return manifest
 
 
 def _variable_spec(key: str, method):

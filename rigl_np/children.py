@@ -71,8 +71,12 @@ def interrupt(pids) -> None:
 
 @contextmanager
 def sigterm_as_ctrl_c():
-    """While active (main thread only), SIGTERM acts as Ctrl-C: it raises SIGINT in this process,
-    so whatever a Ctrl-C would do now (a checkpoint, stopping the grid) happens."""
+    """While active, SIGTERM acts as Ctrl-C: it raises SIGINT in this process, so whatever a
+    Ctrl-C would do now (a checkpoint, stopping the grid) happens. Outside the main thread (where
+    no signal handler can be set) it changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(
         signal.SIGINT))
     try:

@@ -12,8 +12,11 @@ density, training and inference FLOPs as multiples of dense, and the mean wall t
 What can go wrong, and what happens: every cell's configuration is checked before anything runs
 (as ``train`` checks it); empty or repeated grid values are refused (two copies of a seed would be
 reported as n=2 ± 0); ``OUT`` is locked while the grid runs; a cell that diverges does not stop
-the others, but no table is written over a grid with failed cells; Ctrl-C stops every running
-cell at its next batch with a checkpoint (the same command continues the grid).
+the others, but no table is written over a grid with failed cells; Ctrl-C (or SIGTERM) stops
+every running cell at its next batch with a checkpoint (the same command continues the grid).
+``--jobs N`` runs N cells at once in worker processes that die with this one
+(``rigl_np.children``); ``--cluster`` runs each cell as a task on a Dask cluster
+(``rigl_np.cluster``).
 """
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ on the command line goes through it.
   header, ... The body must only read and check the file, so whatever it raises is about the
   file. Our own errors, ``MemoryError`` and the ``OSError`` of a disk pass through.
 - ``bounded(value, low, high, what)``: an integer read from a file, checked to lie in
-  [low, high] before anything is sized or looped by it.
+  [low, high] before anything is sized or looped by it; ``npz_headers`` gives the shapes and
+  dtypes an ``.npz`` declares, before a byte of its data is read.
 """
 from __future__ import annotations
 
@@ -92,3 +93,26 @@ def bounded(value, low: int, high: int, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValueError(f"{what} is {value!r}, not an integer in [{low:,}, {high:,}]")
     return value
+
+
+def npz_headers(file) -> dict:
+    """``{key: (shape, dtype)}`` of an ``.npz`` (a path or an open file) from its members'
+    ``.npy`` headers alone, no data read: what sizes a reader may bound before reading."""
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    headers = {}
+    with zipfile.ZipFile(file) as z:
+        for info in z.infolist():
+            if not info.filename.endswith(".npy"):
+                raise ValueError(f"member {info.filename!r} is not an array")
+            with z.open(info) as f:
+                version = npy.read_magic(f)
+                read = {(1, 0): npy.read_array_header_1_0,
+                        (2, 0): npy.read_array_header_2_0}.get(version)
+                if read is None:
+                    raise ValueError(f"member {info.filename!r} has .npy format {version}")
+                shape, _, dtype = read(f)
+            headers[info.filename[:-len(".npy")]] = (tuple(shape), dtype)
+    return headers

@@ -35,11 +35,13 @@ import numpy as np
 from rigl_np import config
 from rigl_np.atomic import atomic_write_bytes, lock_folder, remove_stale
 from rigl_np.errors import UsageError, warn
-from rigl_np.reading import damaged as damaged_file, describe, open_regular
+from rigl_np.reading import (bounded, damaged as damaged_file, describe, npz_headers,
+                             open_regular)
 from rigl_np.runcheck import changes_problem, finished_problems, metrics_problems
 from rigl_np.setaside import ASIDE, SetAside, recover
 
 MAX_JSON_BYTES = 64 << 20               # a run's config.json and metrics.json are far smaller
+MAX_MASK_BYTES = 1 << 30                # one packed mask snapshot: 8 G weights
 RUN_FILES = ("config.json", "checkpoint.npz", "metrics.json", "history.csv", "masks.npz")
 # The figures ``rigl_np.viz.plot_runs`` draws into a run folder (its own, and the comparison
 # figures when it is the first folder of several); tests/test_faults_overwrite.py checks the list.
@@ -226,6 +228,9 @@ def load_snapshots(path) -> dict:
 
     with open_regular(path, advice, RunFolderError) as file, \
             damaged_file(path, advice, RunFolderError):
+        for key, (shape, dtype) in npz_headers(file).items():    # sizes bounded before reading
+            bounded(math.prod(shape) * dtype.itemsize, 0, MAX_MASK_BYTES, f"{key}'s size")
+        file.seek(0)
         with np.load(file, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
     shapes = {}

@@ -158,10 +158,15 @@ BLIND = "mount -t tmpfs none {hidden} && exec {python} -m distributed.cli.dask_w
 def test_a_worker_that_cannot_see_out_stops_the_grid_before_it_starts(tmp_path):
     """A worker in a mount namespace of its own sees an empty file system where --out is."""
     distributed = _distributed()
-    if subprocess.run(["unshare", "-Urm", "true"], capture_output=True).returncode != 0:
-        pytest.skip("unshare -Urm (a mount namespace) is not allowed here")
     hidden = tmp_path / "shared"
     hidden.mkdir()
+    try:
+        allowed = subprocess.run(["unshare", "-Urm", "sh", "-c", f"mount -t tmpfs none {hidden}"],
+                                 capture_output=True, timeout=60).returncode == 0
+    except FileNotFoundError:
+        allowed = False
+    if not allowed:
+        pytest.skip("a mount namespace of its own (unshare -Urm, then mount) is not allowed here")
     with distributed.LocalCluster(n_workers=0, host="127.0.0.1",
                                   dashboard_address="127.0.0.1:0") as c, \
             distributed.Client(c, set_as_default=False) as client:
@@ -189,6 +194,14 @@ def test_without_distributed_the_command_says_what_to_install(tmp_path):
                            "--out", str(tmp_path / "grid")], capture_output=True, text=True,
                           timeout=120)
     assert_clean(done.returncode, done.stderr, 2, "pip install -e .[cluster]")
+    assert not (tmp_path / "grid" / "runs").exists()
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1", "nonsense:::x"])
+def test_a_bad_scheduler_address_is_refused(tmp_path, capsys, address):
+    _distributed()
+    code, _, err = outcome([*GRID, "--cluster", address, "--out", tmp_path / "grid"], capsys)
+    assert_clean(code, err, 2, f"--cluster {address}: cannot reach a Dask scheduler there")
     assert not (tmp_path / "grid" / "runs").exists()
 
 

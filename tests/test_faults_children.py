@@ -81,21 +81,27 @@ def finish_the_grid(out: Path, args=GRID) -> None:
     assert "| lenet300 | rigl | erk | 0.9 |" in (out / "results.md").read_text()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_to_the_compare_process_alone_stops_every_worker(tmp_path, signum):
-    """SIGTERM acts as Ctrl-C: the workers (which take signals from the compare process alone)
-    write their checkpoints and end with it; before, SIGTERM killed the compare process only."""
-    out = tmp_path / "grid"
-    proc = python_m(*GRID, "--out", out)
-    workers = _started(out, proc)
-    assert workers, "the pool has no processes"
+STOPS = {"SIGTERM, --jobs 2": (signal.SIGTERM, "2"), "SIGINT, --jobs 2": (signal.SIGINT, "2"),
+         "SIGTERM, --jobs 1": (signal.SIGTERM, "1")}
+
+
+@pytest.mark.parametrize("case", STOPS)
+def test_a_signal_to_the_compare_process_alone_stops_every_worker(tmp_path, case):
+    """SIGTERM acts as Ctrl-C: the running cells write their checkpoints, the workers (which
+    take signals from the compare process alone) end with it; before, SIGTERM killed the compare
+    process only, and its workers lived on."""
+    signum, jobs = STOPS[case]
+    args, out = [*GRID[:-1], jobs], tmp_path / "grid"
+    proc = python_m(*args, "--out", out)
+    workers = _started(out, proc, cells=int(jobs))
+    assert workers or jobs == "1", "the pool has no processes"
     os.kill(proc.pid, signum)
     code = proc.wait(timeout=120)
     assert_all_end(workers)            # (an orphan would also hold stderr open: checked first)
     assert_clean(code, proc.communicate(timeout=60)[1], 130,
                  "Continue the grid with the same compare command")
     assert not list(out.rglob(".*.tmp"))
-    finish_the_grid(out)
+    finish_the_grid(out, args)
 
 
 def test_a_killed_compare_takes_its_workers_with_it(tmp_path):

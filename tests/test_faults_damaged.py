@@ -50,7 +50,6 @@ CHECKPOINT = {
     "an infinite loss sum": (_state(loss_sum=float("inf")), "training-state loss_sum is inf"),
     "a text learning rate": (_state(lr="fast"), "training-state lr is 'fast'"),
     "10**30 correct answers": (_state(correct=10**30), "training-state correct"),
-    "a float epoch": (_state(epoch=2.0), "training-state epoch is 2.0"),
     "a negative epoch time": (_state(seconds=-1.0), "training-state seconds is -1.0"),
 }
 

@@ -104,22 +104,6 @@ def test_the_replaced_runs_figures_do_not_stay_beside_the_new_runs(tmp_path, cap
     assert not [n for n in names if n.startswith(".")]
 
 
-def test_once_the_first_checkpoint_is_written_the_old_run_is_gone(tmp_path, capsys, finished,
-                                                                  monkeypatch):
-    """A failure after the new run's first checkpoint keeps the new run (resumable), not the
-    old one: the replacement was complete."""
-    import errno
-    from rigl_np import checkpoint
-
-    run = copy_run(finished, tmp_path / "run")
-    fail_on_call(monkeypatch, checkpoint, "atomic_write_bytes", 2,
-                 OSError(errno.ENOSPC, "No space left on device", str(run)))
-    code, _, err = outcome(["train", *RUN, "--seed", "5", "--out", run, "--overwrite"], capsys)
-    assert_clean(code, err, 1, "(batch 3), is kept")
-    assert json.loads((run / "config.json").read_text())["optim"]["seed"] == 5
-    assert not (run / "metrics.json").exists() and not (run / ".rigl_np-replaced").exists()
-
-
 def test_figures_list_names_every_figure_plot_writes_into_a_run_folder(tmp_path, finished):
     from rigl_np.runfolder import FIGURES
     from rigl_np.viz import plot_runs
@@ -222,7 +206,7 @@ def test_a_refused_train_removes_nothing(tmp_path, capsys, finished, refusal):
     run = copy_run(finished, tmp_path / "run")
     argv = refusal(run)
     (run / OURS).write_bytes(b"half a checkpoint")
-    (run / ".masks.npz.rigl_np-zz11yy22.tmp").write_bytes(b"half the masks")
+    (run / NOT_OURS[1]).write_bytes(b"the user's, named as rigl_np once named its own")
     before = snapshot(run)
     code, _, err = outcome(argv, capsys)
     assert_clean(code, err, 2, "already holds")
@@ -234,6 +218,7 @@ def test_a_refused_compare_removes_nothing(tmp_path, capsys):
     code, _, err = outcome(["compare", *FAST, "--methods", "dense", "--out", out], capsys)
     assert code == 0, err
     (out / ".results.csv.rigl_np-q9w8e7r6.tmp").write_text("half a table")
+    (out / NOT_OURS[0]).write_text("the user's own")
     before = snapshot(out)
     code, _, err = outcome(["compare", *FAST, "--methods", "dense", "--lr", "0.01",
                             "--out", out], capsys)

@@ -6,8 +6,8 @@ no figure drawn, no hang and no out-of-memory.
 import numpy as np
 import pytest
 
-from test_faults_common import (assert_clean, assert_unchanged, copy_run, edit_json,  # noqa: F401
-                                finished, outcome, snapshot, within)
+from test_faults_common import (assert_clean, assert_unchanged, bad_npy_header,  # noqa: F401
+                                copy_run, edit_json, finished, outcome, snapshot, within)
 
 
 def _metrics(edit):
@@ -73,6 +73,10 @@ PLOTS = {
                              "masks.npz holds masks of shapes lenet300's weights do not have"),
     "masks of a 3-D shape": (_masks(lambda a: a.update(
         {"fc1.weight@shape": np.array([300, 28, 28])})), "masks of shapes"),
+    "a mask snapshot declaring 10**12 bytes": (lambda run: bad_npy_header(
+        run / "masks.npz", "fc1.weight@0",
+        b"{'descr': '|u1', 'fortran_order': False, 'shape': (1000000000000,), }\n"),
+        "fc1.weight@0's size is 1000000000000"),
     "config.json of another model": (edit_json("config.json", lambda c: c["model"].update(
         model="lenet5")), "lenet5"),
     "config.json of other epochs": (edit_json("config.json", lambda c: c["optim"].update(

@@ -168,7 +168,7 @@ def test_a_download_removes_the_part_file_a_killed_download_left(tmp_path, monke
 
     cache = tmp_path / "cache"
     cache.mkdir()
-    (cache / ".file.gz.abcd1234.part").write_bytes(b"half a download")
+    (cache / ".file.gz.rigl_np-abcd1234.part").write_bytes(b"half a download")
 
     def fetch(url, out):
         out.write(b"payload")

@@ -95,6 +95,10 @@ def test_l2_scores_ignore_a_layers_scale(case, c):
     assert layer_scores(w, "raw") is w
 
 
+def test_a_model_without_sparse_layers_has_nothing_to_rank():
+    assert global_mask_update({}, {}, {}, 0.3) == {} and global_prune({}, {}, 0) == {}
+
+
 def test_pooled_masks_hold_the_layers_total_drawn_over_all_of_them():
     shapes = {"a": (300, 100), "b": (100, 10)}
     densities = {"a": 0.1, "b": 0.5}

@@ -67,7 +67,10 @@ def split_update(result: MaskUpdate, masks: dict) -> dict:
 
 def global_mask_update(drop_scores: dict, grow_scores: dict, masks: dict, f: float) -> dict:
     """Drop k = floor(f * total nnz) of all active connections by ``drop_scores`` and grow as
-    many by ``grow_scores`` over every layer of ``masks`` together; ``{layer: MaskUpdate}``."""
+    many by ``grow_scores`` over every layer of ``masks`` together; ``{layer: MaskUpdate}``
+    (``{}`` for no layers: every layer dense)."""
+    if not masks:
+        return {}
     flat_mask = concat(masks)                                        # (N,) all layers
     # 1. k over every layer's active connections together
     k = math.floor(f * count(flat_mask))
@@ -78,7 +81,10 @@ def global_mask_update(drop_scores: dict, grow_scores: dict, masks: dict, f: flo
 
 def global_prune(scores: dict, masks: dict, n_keep: int) -> dict:
     """Keep the ``n_keep`` active connections with the largest score over every layer together
-    (at or above the total count: nothing changes); grow nothing. ``{layer: MaskUpdate}``."""
+    (at or above the total count: nothing changes); grow nothing. ``{layer: MaskUpdate}``
+    (``{}`` for no layers)."""
+    if not masks:
+        return {}
     flat_mask = concat(masks)                                        # (N,)
     kept = keep_after_drop(concat(scores), flat_mask, min(n_keep, count(flat_mask)))
     xp = backend.array_module(flat_mask)

@@ -9,7 +9,7 @@ The whole method, part by part (docs/semantics.md "Top-KAST"):
   ``masks.select`` tie rule); ``self.masks`` is A (what the run records, draws and prices as the
   model), ``self.backward`` is B;
 - schedule: both sets recomputed from θ after the optimizer step of every ΔT-th batch, for the
-  whole run (the paper recomputes them every step: ``--delta-t 1``); fraction 0;
+  whole run (``--delta-t 1``: every batch); fraction 0;
 - forward weights (``forward_weights``): θ * A, the model every batch computes with;
 - before the step: the exploration penalty is added to the gradient, λ θ on A and λ θ / D on
   B \\ A (heavier outside the forward set, so a weight there must earn its way in), and only B

@@ -1,5 +1,5 @@
 """GraNet (Liu et al. 2021, "Sparse Training via Boosting Pruning Plasticity with
-Neuroregeneration", Section 4): gradual global magnitude pruning with zero-cost regrowth.
+Neuroregeneration", NeurIPS 2021): gradual global magnitude pruning with zero-cost regrowth.
 
 The whole method, part by part (docs/semantics.md "GraNet", with the official code's choices in
 a differences table):

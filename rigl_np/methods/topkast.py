@@ -1,4 +1,4 @@
-"""Top-KAST (Jayakumar et al. 2020, "Top-KAST: Top-K Always Sparse Training", Section 2): a sparse
+"""Top-KAST (Jayakumar et al. 2020, "Top-KAST: Top-K Always Sparse Training", NeurIPS 2020): a sparse
 forward set inside a larger backward set, both chosen from dense parameters by magnitude.
 
 The whole method, part by part (docs/semantics.md "Top-KAST"):

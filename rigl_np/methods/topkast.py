@@ -1,5 +1,5 @@
-"""Top-KAST (Jayakumar et al. 2020, "Top-KAST: Top-K Always Sparse Training", NeurIPS 2020): a sparse
-forward set inside a larger backward set, both chosen from dense parameters by magnitude.
+"""Top-KAST (Jayakumar et al., "Top-KAST: Top-K Always Sparse Training", NeurIPS 2020): a
+sparse forward set inside a larger backward set, both chosen from dense parameters by magnitude.
 
 The whole method, part by part (docs/semantics.md "Top-KAST"):
 - the parameters θ stay dense (stored at full size for every sparse layer: the memory cost

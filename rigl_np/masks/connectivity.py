@@ -39,8 +39,9 @@ def _to_units(inputs, n_units: int):
 
 def connectivity(masks: dict, shapes: dict):
     """``{"input_path_fraction", "collapsed": [layers], "cut": layer or None, "layers": {name:
-    {"units", "alive", "no_fan_in", "no_fan_out"}}}`` for the sparsifiable layers ``shapes`` (in order) under
-    ``masks`` (a layer without a mask is dense); None when the shapes do not chain."""
+    {"units", "alive", "no_fan_in", "no_fan_out"}}}`` for the sparsifiable layers ``shapes`` (in
+    order) under ``masks`` (a layer without a mask is dense); None when the shapes do not
+    chain."""
     names = list(shapes)
     xp = backend.array_module(*masks.values()) if masks else backend.xp()
     links = {n: _links(masks[n]) if n in masks else xp.ones(shapes[n][:2], dtype=bool)

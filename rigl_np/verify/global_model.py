@@ -1,4 +1,4 @@
-"""A whole-model update with one ranking over every layer (``selection = "global"``), as one problem.
+"""A whole-model update ranked over every layer at once (``selection = "global"``), as one problem.
 
 docs/semantics.md "Global selection": a global RigL or SET update drops k = floor(f * total nnz)
 by |W| and grows as many by the grow score over the concatenation of the layers. ``merge`` turns

@@ -12,7 +12,7 @@
 | pruning     | starts dense    | cubic pruning (after the step)   | none (never grows)           |
 | granet      | starts dense    | cubic pruning + drop fraction    | dense gradient (per layer)   |
 | gmp-star    | starts dense    | a jump at t_accel, then cubic    | none (never grows)           |
-| topkast     | top-D of dense θ | refresh every ΔT (after the step) | none (|θ| picks the sets) |
+| topkast     | top-D of dense θ | refresh every ΔT (after the step) | none (|θ| picks sets) |
 
 ``selection.py`` is a part several methods share: ``--selection global`` (static, SET, RigL,
 pruning, GMP*) makes their structure pooled and their update one ranking over all layers.

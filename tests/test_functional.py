@@ -5,10 +5,12 @@ present). Gradient checks use tests/gradcheck.py in float64 at points away from 
 """
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rigl_np import backend
 from rigl_np import functional as F
-from rigl_np.functional import reference
+from rigl_np.functional import pool, reference
 from gradcheck import check_gradients
 
 RNG = np.random.default_rng(0)
@@ -139,6 +141,22 @@ def test_col2im_is_the_adjoint_of_im2col(backend_name, x_shape, kh, kw, stride, 
     back = backend.to_numpy(F.col2im(dev(c), x_shape, kh, kw, stride, padding))
     assert back.shape == x_shape
     np.testing.assert_allclose(np.sum(cols * c), np.sum(x * back), rtol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 4),
+       st.integers(1, 3), st.integers(0, 2**31))
+def test_pool_tiles_are_the_general_windows_relaid(n, c, rows, cols, kernel, seed):
+    """The tiled fast path (one strided slice per offset) copies exactly what im2col / col2im,
+    the general path, would: the same windows and the same gradient image, bit for bit."""
+    rng = np.random.default_rng(seed)
+    shape = (n, c, rows * kernel, cols * kernel)
+    x = rng.standard_normal(shape).astype(np.float32)
+    general = F.im2col(x.reshape(n * c, 1, *shape[2:]), kernel, kernel, kernel, 0)
+    np.testing.assert_array_equal(pool._windows(x, kernel, kernel), general)
+    g = rng.standard_normal(general.shape).astype(np.float32)
+    back = F.col2im(g, (n * c, 1, *shape[2:]), kernel, kernel, kernel, 0).reshape(shape)
+    np.testing.assert_array_equal(pool._unwindows(g, shape, kernel, kernel), back)
 
 
 @pytest.mark.parametrize("x_shape", [(1, 1, 4, 4), (1, 1, 5, 5)], ids=["tiles", "ragged"])

@@ -123,7 +123,8 @@ def test_non_finite_check_finds_inf_and_nan_and_accepts_large_finite_values():
 @pytest.mark.parametrize("method_name,extra", [("snfs", {}), ("rigl", {"grad_accumulation": 3}),
                                                ("srigl", {}), ("pruning", {}),
                                                ("rigl", {"selection": "global"}), ("granet", {}),
-                                               ("gmp-star", {}), ("topkast", {})])
+                                               ("gmp-star", {}), ("topkast", {}),
+                                               ("set", {"nm": "2:4"}), ("pruning", {"nm": "1:4"})])
 def test_checkpoint_round_trip_keeps_every_method_state(tmp_path, method_name, extra):
     """Save mid-way (inside RigL's gradient-accumulation window), load into fresh objects, continue:
     both copies end identical, so the method's own arrays (EMA, accumulated gradients) travel."""

@@ -215,3 +215,18 @@ def test_the_nm_vectors_pass_as_written_and_their_answers_are_named(tmp_path):
     r = check(tmp_path, **{k: arrays[k] for k in ("new_weight",)}, w=arrays["weight"],
               mask=arrays["mask"].astype(bool), g=arrays["grad"], new=arrays["new_mask"])
     assert r.verdict == "explained" and r.causes == ["no_regrow_dropped"], r.detail
+
+
+def test_a_whole_model_file_with_model_wide_n_and_m(tmp_path):
+    from rigl_np.nm import nm_update
+
+    layers = {}
+    for seed, (name, shape) in enumerate((("fc1", (8, 16)), ("conv", (4, 8, 3, 3)))):
+        w, mask, g = problem(shape, seed=seed)
+        r = nm_update(w, mask, np.abs(g), 0.3, 2, 4)
+        layers[name] = dict(weight=w, mask=mask, grad=g, new_mask=r.mask,
+                            new_weight=np.where(r.new, 0, w) * r.mask)
+    path = save_update(tmp_path / "model.npz", drop_fraction=0.3, n=2, m=4, **layers)
+    results, errors, _ = verify_paths([path])
+    assert not errors and [(r.layer, r.verdict) for r in results] == [
+        ("fc1", "identical"), ("conv", "identical")]

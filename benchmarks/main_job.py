@@ -13,8 +13,10 @@ knows "uniform", which keeps the first layer dense, and masks a dense first laye
 Each run is its own subprocess at the stated BLAS/OpenMP thread count (rigl_np and torch
 alternating, ``--repeats`` pairs). Printed per run: the training seconds (the epochs' train and
 evaluation time; rigl_np's from its history.csv, which includes its checkpoints) and the whole
-command's wall seconds (start-up, data loading, and for rigl_np the figures it writes at the end);
-then the median ratios rigl_np / rigl-torch. Target: training time ratio <= 0.8.
+command's wall seconds (start-up, data loading, and for rigl_np the figures it writes at the end)
+and CPU seconds (user + system of all its threads: what the command cost the machine, which other
+processes sharing the cores barely move, unlike wall time); then the median ratios rigl_np /
+rigl-torch. Target: training time ratio <= 0.8.
 
     python benchmarks/main_job.py [--threads 1] [--repeats 2] [--epochs 10]
 """
@@ -24,6 +26,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -100,23 +103,34 @@ def _env(threads: int) -> dict:
                                ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")})
 
 
-def run_rigl_np(epochs: int, threads: int, out: Path) -> tuple:
-    """(training seconds, command seconds) of ``python -m rigl_np train`` into ``out``."""
+def _run(command: list, threads: int) -> tuple:
+    """(stdout, wall seconds, CPU seconds) of one subprocess at ``threads`` threads. CPU time
+    (user + system, all its threads) barely moves when other processes share the cores; wall
+    time does."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "rigl_np", "train", "--epochs", str(epochs),
-                    "--out", str(out), "--overwrite"], env=_env(threads), check=True,
-                   capture_output=True, text=True)
+    out = subprocess.run(command, env=_env(threads), check=True, capture_output=True,
+                         text=True).stdout
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return out, wall, cpu
+
+
+def run_rigl_np(epochs: int, threads: int, out: Path) -> tuple:
+    """(training seconds, command seconds, command CPU seconds) of ``python -m rigl_np train``."""
+    _, wall, cpu = _run([sys.executable, "-m", "rigl_np", "train", "--epochs", str(epochs),
+                         "--out", str(out), "--overwrite"], threads)
     with open(out / "history.csv", newline="") as f:
-        return sum(float(row["seconds"]) for row in csv.DictReader(f)), wall
+        return sum(float(row["seconds"]) for row in csv.DictReader(f)), wall, cpu
 
 
 def run_torch(epochs: int, threads: int) -> tuple:
-    """(training seconds, command seconds) of ``rigl_torch_run`` in a fresh subprocess."""
-    started = time.perf_counter()
-    out = subprocess.run([sys.executable, __file__, "--child", str(epochs), str(threads)],
-                         env=_env(threads), check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1]), time.perf_counter() - started
+    """(training seconds, command seconds, command CPU seconds) of ``rigl_torch_run`` in a
+    fresh subprocess."""
+    out, wall, cpu = _run([sys.executable, __file__, "--child", str(epochs), str(threads)],
+                          threads)
+    return json.loads(out.strip().splitlines()[-1]), wall, cpu
 
 
 def main():
@@ -129,22 +143,23 @@ def main():
     if args.child:
         print(json.dumps(rigl_torch_run(*args.child)))
         return
-    print(f"main job, {args.epochs} epochs, {args.threads} thread(s); seconds")
-    print(f"{'pair':>4} {'rigl_np train':>13} {'command':>8} {'rigl-torch train':>16} "
-          f"{'command':>8} {'train ratio':>11} {'command ratio':>13}")
-    ratios, command_ratios = [], []
+    print(f"main job, {args.epochs} epochs, {args.threads} thread(s); seconds (cpu: the whole "
+          "command's CPU time)")
+    print(f"{'pair':>4} {'rigl_np train':>13} {'command':>8} {'cpu':>6} {'rigl-torch train':>16} "
+          f"{'command':>8} {'cpu':>6} {'train ratio':>11} {'cpu ratio':>9}")
+    ratios, cpu_ratios = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for pair in range(args.repeats):
-            ours, ours_wall = run_rigl_np(args.epochs, args.threads, Path(tmp) / "run")
-            theirs, theirs_wall = run_torch(args.epochs, args.threads)
+            ours, ours_wall, ours_cpu = run_rigl_np(args.epochs, args.threads, Path(tmp) / "run")
+            theirs, theirs_wall, theirs_cpu = run_torch(args.epochs, args.threads)
             ratios.append(ours / theirs)
-            command_ratios.append(ours_wall / theirs_wall)
-            print(f"{pair + 1:>4} {ours:13.1f} {ours_wall:8.1f} {theirs:16.1f} {theirs_wall:8.1f} "
-                  f"{ratios[-1]:11.2f} {command_ratios[-1]:13.2f}", flush=True)
-    print(f"median ratio rigl_np / rigl-torch: training {statistics.median(ratios):.2f} "
-          f"(range {min(ratios):.2f}-{max(ratios):.2f}), whole command "
-          f"{statistics.median(command_ratios):.2f}")
-
+            cpu_ratios.append(ours_cpu / theirs_cpu)
+            print(f"{pair + 1:>4} {ours:13.1f} {ours_wall:8.1f} {ours_cpu:6.1f} {theirs:16.1f} "
+                  f"{theirs_wall:8.1f} {theirs_cpu:6.1f} {ratios[-1]:11.2f} {cpu_ratios[-1]:9.2f}",
+                  flush=True)
+    print(f"rigl_np / rigl-torch, median (range) over {args.repeats} pairs: training time "
+          f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}), whole command's "
+          f"CPU time {statistics.median(cpu_ratios):.2f} ({min(cpu_ratios):.2f}-{max(cpu_ratios):.2f})")
 
 if __name__ == "__main__":
     main()

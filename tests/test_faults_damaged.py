@@ -179,3 +179,16 @@ def test_a_checkpoint_is_opened_by_name_once(tmp_path, capsys, finished, monkeyp
     assert code == 0, err
     assert loaded and not any(isinstance(f, (str, os.PathLike)) for f in loaded)
     assert json.loads((run / "metrics.json").read_text())["history"]
+
+
+@pytest.mark.parametrize("group,key,value", [("optim", "lr", 0.5), ("sparse", "delta_t", 8),
+                                             ("run", "checkpoint_every", 7)])
+def test_plot_refuses_a_finished_runs_config_edited_by_hand(tmp_path, capsys, finished, group,
+                                                            key, value):
+    run = copy_run(finished, tmp_path / "run")
+    edit_json("config.json", lambda c: c[group].update({key: value}))(run)
+    before = snapshot(run)
+    code, _, err = outcome(["plot", run], capsys)
+    assert_clean(code, err, 2, "config.json was changed after the checkpoint was written",
+                 f"{group}.{key}")
+    assert_unchanged(before, run)

@@ -43,6 +43,7 @@ from rigl_np.train import TrainState, non_finite
 EPOCH_KEYS = ("epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy", "seconds",
               "lr")                     # what every epoch record of a checkpoint holds
 MAX_COUNT = 10**12                      # a bound for counts when the run's geometry is unknown
+MAX_JSON_BYTES = 64 << 20               # a checkpoint's JSON (state, records) is far smaller
 
 
 class CheckpointError(UsageError):
@@ -171,7 +172,7 @@ def config_record(settings: dict, changes: list) -> dict:
     return {"settings": {**settings, "run": run}, "changes": list(changes)}
 
 
-def _check_config(path, saved, current, step) -> None:
+def check_config(path, saved, current, step=None) -> None:
     """Refuse a config.json that differs from the one the checkpoint was saved with, unless by
     the one change a ``--resume --lr`` made at this checkpoint (recorded in ``changes``)."""
     if saved is None or current is None or saved == current:
@@ -189,6 +190,22 @@ def _check_config(path, saved, current, step) -> None:
     raise CheckpointError(f"{Path(path).parent / 'config.json'} was changed after the checkpoint "
                           f"was written ({what}); put the value back: only python -m rigl_np "
                           "train --resume DIR --lr X changes a run, and records it")
+
+
+def saved_config(path):
+    """The ``config_record`` a checkpoint was written with (None for a checkpoint of an older
+    rigl_np), reading nothing but its JSON member; ``CheckpointError`` if it is damaged."""
+    advice = "put the run's own checkpoint back"
+    with open_regular(path, advice, CheckpointError) as file, \
+            damaged(path, advice, error=CheckpointError):
+        shape, dtype = read_manifest(file)["json"]
+        bounded(dtype.itemsize, 0, MAX_JSON_BYTES, "the size of its JSON")
+        file.seek(0)
+        with np.load(file, allow_pickle=False) as f:
+            record = json.loads(str(f["json"])).get("config")
+        if record is not None and not isinstance(record, dict):
+            raise ValueError("its record of config.json is not an object")
+    return record
 
 
 def load_checkpoint(path, model, optimizer, method, identity=None, geometry=None,
@@ -236,7 +253,7 @@ def load_checkpoint(path, model, optimizer, method, identity=None, geometry=None
             state = _state(meta, geometry)
             method_meta = meta["method"]
             copy.deepcopy(method.rng).bit_generator.state = method_meta["rng"]   # a valid state?
-            _check_config(path, meta.get("config"), config, state.step)
+            check_config(path, meta.get("config"), config, state.step)
     bad = non_finite(files)
     if bad:
         raise damaged_error(f"{', '.join(bad[:3])} hold inf or NaN (saved by a run that diverged)")

@@ -17,8 +17,8 @@ traceback unless ``RIGL_NP_DEBUG=1``. Options are checked by the configuration d
 (``rigl_np.config``), so a resumed run's config.json gets the same checks.
 
 ``train --out DIR`` refuses a folder that already holds a run unless ``--resume DIR`` continues
-it (only ``--lr`` may be given with it) or ``--overwrite`` replaces it; a run folder is locked
-while a run writes it. A finished run whose figures cannot be written still exits 0 (a warning
+it (only ``--lr`` may be given with it) or ``--overwrite`` replaces it (the old run comes back
+if the new one fails before its first checkpoint); a run folder is locked while a run writes it. A finished run whose figures cannot be written still exits 0 (a warning
 says how to write them later).
 """
 from __future__ import annotations

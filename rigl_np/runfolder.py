@@ -180,9 +180,15 @@ def read_metrics(run_dir) -> dict:
 
 def read_finished(run_dir) -> tuple:
     """(config.json, metrics.json, mask snapshots) of a finished run, each file checked and
-    the three checked to agree (``runcheck.finished_problems``): what figures are drawn from."""
+    the three checked to agree (``runcheck.finished_problems``), config.json also against the
+    one its checkpoint was written with: what figures are drawn from."""
+    from rigl_np.checkpoint import check_config, config_record, saved_config
+
     run_dir = Path(run_dir)
-    cfgs, _ = read_config(run_dir)
+    cfgs, changes = read_config(run_dir)
+    if (run_dir / "checkpoint.npz").exists():      # config.json as the run last wrote it?
+        check_config(run_dir / "checkpoint.npz", saved_config(run_dir / "checkpoint.npz"),
+                     config_record(config.to_dict(cfgs), changes))
     metrics = read_metrics(run_dir)
     masks = run_dir / "masks.npz"
     snapshots = load_snapshots(masks) if masks.exists() else {}

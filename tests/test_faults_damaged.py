@@ -169,6 +169,9 @@ def test_a_json_file_nested_past_the_parser_is_damaged_not_a_bug(tmp_path, capsy
 def test_a_checkpoint_is_opened_by_name_once(tmp_path, capsys, finished, monkeypatch):
     """The checkpoint is opened once and read from that open file: a checkpoint swapped for a
     FIFO between its checks and its reading cannot hang the resume."""
+    import rigl_np.viz
+
+    monkeypatch.setattr(rigl_np.viz, "plot_runs", lambda *args, **kwargs: [])   # not tested here
     run = copy_run(finished, tmp_path / "run", stopped=True)
     loaded, real = [], np.load
     monkeypatch.setattr(np, "load", lambda f, *a, **k: (loaded.append(f), real(f, *a, **k))[1])
@@ -176,3 +179,16 @@ def test_a_checkpoint_is_opened_by_name_once(tmp_path, capsys, finished, monkeyp
     assert code == 0, err
     assert loaded and not any(isinstance(f, (str, os.PathLike)) for f in loaded)
     assert json.loads((run / "metrics.json").read_text())["history"]
+
+
+@pytest.mark.parametrize("group,key,value", [("optim", "lr", 0.5), ("sparse", "delta_t", 8),
+                                             ("run", "checkpoint_every", 7)])
+def test_plot_refuses_a_finished_runs_config_edited_by_hand(tmp_path, capsys, finished, group,
+                                                            key, value):
+    run = copy_run(finished, tmp_path / "run")
+    edit_json("config.json", lambda c: c[group].update({key: value}))(run)
+    before = snapshot(run)
+    code, _, err = outcome(["plot", run], capsys)
+    assert_clean(code, err, 2, "config.json was changed after the checkpoint was written",
+                 f"{group}.{key}")
+    assert_unchanged(before, run)

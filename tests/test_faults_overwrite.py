@@ -23,6 +23,16 @@ from test_faults_common import (FAST, RUN, assert_clean, assert_unchanged, copy_
 OURS = ".checkpoint.npz.rigl_np-k3x9_q2z.tmp"          # what a killed checkpoint write leaves
 
 
+@pytest.fixture
+def no_figures(monkeypatch):
+    """Train and compare without drawing their figures (seconds each; not what is tested)."""
+    import rigl_np.viz
+    import rigl_np.viz.report
+
+    monkeypatch.setattr(rigl_np.viz, "plot_runs", lambda *args, **kwargs: [])
+    monkeypatch.setattr(rigl_np.viz.report, "comparison_figures", lambda *args, **kwargs: [])
+
+
 def _failing(monkeypatch, module, name, error):
     def fail(*args, **kwargs):
         raise error
@@ -132,7 +142,7 @@ main(sys.argv[2:])
 @pytest.mark.skipif(sys.platform != "linux", reason="SIGKILL")
 @pytest.mark.parametrize("then", ["train --out", "train --resume"])
 def test_a_kill_during_a_replacement_leaves_the_old_run_to_come_back(tmp_path, capsys, finished,
-                                                                    then):
+                                                                    then, no_figures):
     run = copy_run(finished, tmp_path / "run", stopped=then == "train --resume")
     before = snapshot(run)
     flag = tmp_path / "flag"
@@ -166,7 +176,8 @@ NOT_OURS = [".notes.20240101.tmp", ".checkpoint.npz.abcd1234.tmp", ".data.gz.x1y
 
 
 @pytest.mark.parametrize("name", NOT_OURS)
-def test_a_users_file_that_looks_temporary_is_never_removed(tmp_path, capsys, finished, name):
+def test_a_users_file_that_looks_temporary_is_never_removed(tmp_path, capsys, finished, name,
+                                                          no_figures):
     run = copy_run(finished, tmp_path / "run", stopped=True)
     (run / name).write_text("the user's own")
     (run / OURS).write_bytes(b"half a checkpoint")
@@ -176,7 +187,8 @@ def test_a_users_file_that_looks_temporary_is_never_removed(tmp_path, capsys, fi
 
 
 @pytest.mark.parametrize("name", NOT_OURS[:3])
-def test_compare_never_removes_a_users_file_that_looks_temporary(tmp_path, capsys, name):
+def test_compare_never_removes_a_users_file_that_looks_temporary(tmp_path, capsys, name,
+                                                              no_figures):
     out = tmp_path / "grid"
     out.mkdir()
     (out / name).write_text("the user's own")
@@ -213,7 +225,7 @@ def test_a_refused_train_removes_nothing(tmp_path, capsys, finished, refusal):
     assert_unchanged(before, run)
 
 
-def test_a_refused_compare_removes_nothing(tmp_path, capsys):
+def test_a_refused_compare_removes_nothing(tmp_path, capsys, no_figures):
     out = tmp_path / "grid"
     code, _, err = outcome(["compare", *FAST, "--methods", "dense", "--out", out], capsys)
     assert code == 0, err
@@ -226,7 +238,8 @@ def test_a_refused_compare_removes_nothing(tmp_path, capsys):
     assert_unchanged(before, out)
 
 
-def test_a_stale_temporary_folder_is_removed_but_one_in_use_stays(tmp_path, capsys, finished):
+def test_a_stale_temporary_folder_is_removed_but_one_in_use_stays(tmp_path, capsys, finished,
+                                                                  no_figures):
     from rigl_np.atomic import lock_folder
 
     run = copy_run(finished, tmp_path / "run", stopped=True)

@@ -80,7 +80,7 @@ PLOTS = {
     "config.json of another model": (edit_json("config.json", lambda c: c["model"].update(
         model="lenet5")), "lenet5"),
     "config.json of other epochs": (edit_json("config.json", lambda c: c["optim"].update(
-        epochs=3)), "is not 3 epochs"),
+        epochs=3)), "optim.epochs: 2 when it was written, 3 now"),
 }
 
 

@@ -103,7 +103,8 @@ RUN = ["--dataset", "synthetic", "--epochs", "1", "--delta-t", "10", "--checkpoi
        "--distribution", "uniform"]
 
 
-@pytest.mark.parametrize("method,nm,sparsity", [("rigl", "2:8", "0.75"), ("pruning", "1:4", "0.75")])
+@pytest.mark.parametrize("method,nm,sparsity", [("rigl", "2:8", "0.75"),
+                                                ("pruning", "1:4", "0.75")])
 def test_train_writes_nm_masks_everywhere_and_says_which_layers_stay_dense(
         tmp_path, capsys, method, nm, sparsity):
     n, m = map(int, nm.split(":"))

@@ -15,7 +15,8 @@ thresholds, an all-zero gradient, zero-valued active weights, k = 0, f = 1, a la
 a half-way k, a 4-D conv kernel, one stored (in, out), connections that must come straight back,
 a refill budget, SET's random scores, SRigL rows that must be ablated, an output layer that
 must not be, more active zero weights than the drop takes, and the N:M cases of
-``vectors_nm.py`` (docs/semantics.md "N:M"). Every array comes from a fixed seed: the files are the same on every machine.
+``vectors_nm.py`` (docs/semantics.md "N:M"). Every array comes from a fixed seed: the files are
+the same on every machine.
 """
 from __future__ import annotations
 

@@ -30,7 +30,6 @@ checkpoint's step): config.json then holds the new rate and ``changes`` records
 from __future__ import annotations
 
 import dataclasses
-import signal
 import sys
 from pathlib import Path
 
@@ -44,6 +43,7 @@ from rigl_np.models import build_model, sparse_fan_in_init
 from rigl_np.runfolder import (RunFolderError, claim, read_config, save_snapshots,
                                write_history_csv, write_json)
 from rigl_np.sparsity import density_report
+from rigl_np.stopping import CompleteOnCtrlC, StopOnCtrlC
 from rigl_np.train import NonFiniteLoss, make_optimizer, non_finite, train
 
 
@@ -121,22 +121,6 @@ def epoch_logger(stream=None):
                                               leave=False, unit="batch", file=stream)
 
 
-class _StopOnCtrlC:
-    """While active, the first Ctrl-C only sets ``requested``; the loop checkpoints and stops."""
-
-    def __enter__(self):
-        self.requested = False
-        self.previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        self.requested = True
-        signal.signal(signal.SIGINT, self.previous)        # a second Ctrl-C stops at once
-
-    def __exit__(self, *exc):
-        signal.signal(signal.SIGINT, self.previous)
-
-
 def _resumed(out: Path, cfgs: dict):
     """(config.json's dict with any new lr, its changes, the lr it had): refuses every
     difference between ``cfgs`` and the saved run other than the learning rate."""
@@ -167,7 +151,8 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
     if resume:
         saved, changes, saved_lr = _resumed(out, cfgs)
     # 1. the run folder is ours until the run ends
-    with claim(out, resume=resume, overwrite=overwrite, settings=to_dict(cfgs)) as replaced:
+    with CompleteOnCtrlC(out) as finished, \
+            claim(out, resume=resume, overwrite=overwrite, settings=to_dict(cfgs)) as replaced:
         # 2. backend and data
         try:
             backend.set_backend(run_cfg.backend)
@@ -241,7 +226,7 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
                 f"density {record.get('global_density', 1.0):.4f}  {record['seconds']:.1f}s")
 
         try:
-            with _StopOnCtrlC() as ctrl_c:
+            with StopOnCtrlC() as ctrl_c:
                 state = train(model, optimizer, data, optim, method, state, progress, on_epoch,
                               on_batch)
             if ctrl_c.requested:
@@ -254,6 +239,7 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
                 save_snapshots(out / "masks.npz", method.records.snapshots,
                                {n: m.shape for n, m in method.masks.items()})
             write_json(out / "metrics.json", metrics)
+            finished.done = True
         except NonFiniteLoss as e:
             raise Diverged(str(e), _diverged(out, checkpoint, last_saved, optim)) from e
         except OSError as e:

@@ -48,7 +48,8 @@ RUN_FILES = ("config.json", "checkpoint.npz", "metrics.json", "history.csv", "ma
 FIGURES = ("training_curves.png", "layer_densities.png", "update_counts.png",
            "turnover_itop.png", "active_neurons.png", "drop_schedule.png", "masks.png",
            "fan_histograms.png", "in_degree.png", "in_degree.gif", "compare_training_curves.png",
-           "accuracy_vs_sparsity.png", "accuracy_vs_flops.png", "flops_vs_time.png")
+           "accuracy_vs_sparsity.png", "accuracy_vs_flops.png", "flops_vs_time.png",
+           "connectivity.png", "density_drift.png", "nm_occupancy.png")
 
 
 class RunFolderError(UsageError):

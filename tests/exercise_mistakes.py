@@ -261,3 +261,8 @@ MISTAKES = [  # (exercise, mistake, function, catalogue key)
     ("srigl_grow", "columns as neurons", _srigl_columns, "columns"),
     ("srigl_grow", "returned kept | grown", _srigl_union, "returned_union"),
 ]
+
+# nm_regrow's wrong answers are written next to its right ones (test_exercises_nm.py)
+from test_exercises_nm import MISTAKES as _NM  # noqa: E402
+
+MISTAKES += [("nm_regrow", key.replace("_", " "), fn, key) for key, fn in sorted(_NM.items())]

@@ -23,7 +23,8 @@ MAX_TEST_LINES = 400
 LAYERS = (
     # 1. the ground: the exceptions and exit codes, the one atomic write and the one careful
     #    read, NumPy/CuPy, timing, child processes that die with their parent, typed options
-    {"rigl_np", "errors", "atomic", "reading", "backend", "timing", "children", "options"},
+    {"rigl_np", "errors", "atomic", "reading", "backend", "timing", "children", "options",
+     "stopping"},
     # 2. the maths and the data: layers, models, optimizers, masks (selection, structures, the
     #    update record), RigL's phases, pruning's schedule, FLOPs
     {"functional", "nn", "models", "optim", "sparsity", "masks", "rigl", "srigl", "nm", "prune",

@@ -182,7 +182,7 @@ def test_a_drop_count_no_rounding_gives_is_k_rounding_naming_the_count(tmp_path,
 @pytest.mark.parametrize("keys,message", [
     ({"n": 2}, "holds both keys n and m, not only n"),
     ({"n": 5, "m": 4}, "n"),
-    ({"n": 2, "m": 4, "method": "srigl", "budget": 10}, "go with method rigl or set"),
+    ({"n": 2, "m": 4, "method": "srigl", "budget": 10}, "go with a method that has --nm"),
     ({"n": 2, "m": 4, "nm_groups": "diagonal"}, "nm_groups"),
 ])
 def test_bad_nm_keys_are_input_errors(tmp_path, capsys, keys, message):

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rigl_np.methods import selection
+from rigl_np.methods import nm, selection
 from rigl_np.methods.base import Method, Verification
-from rigl_np.methods import nm
 from rigl_np.methods.schedules import DropFractionSchedule
 from rigl_np.methods.signals import DenseGradient
 from rigl_np.options import opt, require

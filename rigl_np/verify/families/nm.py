@@ -28,6 +28,8 @@ from rigl_np.masks import MaskUpdate, select_top_k, unchanged
 from rigl_np.masks.nm import group_name
 from rigl_np.masks.nm import groups as in_groups
 from rigl_np.masks.nm import ungroup as in_ungroup
+from rigl_np.methods.base import REGISTRY
+from rigl_np.methods.nm import NMSelection
 from rigl_np.nm import nm_regrow
 from rigl_np.verify import fileformat as ff
 from rigl_np.verify.conventions import Convention, Trial, drop_counts
@@ -94,8 +96,8 @@ class NMFamily:
                 if fits(p.mask.shape, how, p.m) and not _bad(p.mask, how, p.n, p.m).any()]
 
     def check(self, p):
-        if p.method not in ("rigl", "set"):
-            return "has no N:M update: keys n and m go with method rigl or set"
+        if not issubclass(REGISTRY[p.method].Options, NMSelection):
+            return "has no N:M update: keys n and m go with a method that has --nm"
         if p.mask.all():
             return None                                           # a dense layer: never updated
         if not self.groupings(p):

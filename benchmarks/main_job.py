@@ -1,4 +1,4 @@
-"""The README's main job against rigl-torch 0.5.2 training the same run, on this machine, in one run.
+"""The README's main job against rigl-torch 0.5.2 training the same run, on one machine, in one run.
 
 The main job is ``python -m rigl_np train`` with its defaults: RigL, ERK 90 %, LeNet-300-100,
 Fashion-MNIST, 10 epochs of batch 128, SGD (momentum 0.9, weight decay 1e-4, lr 0.05, cosine per
@@ -159,7 +159,9 @@ def main():
                   flush=True)
     print(f"rigl_np / rigl-torch, median (range) over {args.repeats} pairs: training time "
           f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}), whole command's "
-          f"CPU time {statistics.median(cpu_ratios):.2f} ({min(cpu_ratios):.2f}-{max(cpu_ratios):.2f})")
+          f"CPU time {statistics.median(cpu_ratios):.2f} "
+          f"({min(cpu_ratios):.2f}-{max(cpu_ratios):.2f})")
+
 
 if __name__ == "__main__":
     main()

@@ -238,8 +238,8 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
             if method.records:
                 save_snapshots(out / "masks.npz", method.records.snapshots,
                                {n: m.shape for n, m in method.masks.items()})
+            finished.armed = True
             write_json(out / "metrics.json", metrics)
-            finished.done = True
         except NonFiniteLoss as e:
             raise Diverged(str(e), _diverged(out, checkpoint, last_saved, optim)) from e
         except OSError as e:

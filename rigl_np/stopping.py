@@ -2,7 +2,7 @@
 
 - ``StopOnCtrlC``: while training, the first Ctrl-C only asks the loop to stop; it checkpoints at
   the next batch and stops (a second Ctrl-C stops at once);
-- ``CompleteOnCtrlC``: once metrics.json is written the run is whole; a Ctrl-C while the run
+- ``CompleteOnCtrlC``: once metrics.json is in place the run is whole; a Ctrl-C while the run
   folder is being released says so, and how to draw the figures, instead of a bare interrupt.
 """
 from __future__ import annotations
@@ -29,17 +29,20 @@ class StopOnCtrlC:
 
 
 class CompleteOnCtrlC:
-    """A Ctrl-C that comes once metrics.json is written (while the folder is being released)
-    leaves a whole run: it is said so, with how to draw the figures, not as a bare interrupt."""
+    """A Ctrl-C that comes once metrics.json is in place (while its write is being made durable,
+    or the folder released) leaves a whole run: it is said so, with how to draw the figures, not
+    as a bare interrupt. ``armed`` is set just before metrics.json is written; the file appears
+    whole or not at all (``atomic``), so its presence says the write got that far."""
 
     def __init__(self, out):
-        self.out, self.done = out, False
+        self.out, self.armed = out, False
 
     def __enter__(self):
         return self
 
     def __exit__(self, kind, e, tb):
-        if self.done and e is not None and errors.by_ctrl_c(e):
+        whole = self.armed and (self.out / "metrics.json").exists()
+        if whole and e is not None and errors.by_ctrl_c(e):
             raise errors.Interrupted(f"interrupted; the run is complete: python -m rigl_np plot "
                                      f"{self.out} writes its figures") from None
         return False

@@ -5,6 +5,7 @@ A method is a ``Method`` subclass that declares (docs/semantics.md "Methods"):
 - ``Options``: a dataclass of its own options (``rigl_np.options.opt`` fields); the registry
   merges them into the CLI, config.json (group ``options``) and validation;
 - ``structure``: which masks it may hold and how the first ones are drawn (``rigl_np.masks``);
+  options that define ``structure()`` choose another when the method is built (``--nm``);
 - ``schedule``: when its masks change and whether that batch takes the optimizer step
   (``schedules.py``; None: never);
 - ``Signal``: what it watches between updates (``signals.py``: nothing, the dense gradient, a
@@ -91,6 +92,9 @@ class Method:
         self.densities, self.rng, self.snapshot_every = densities, rng, snapshot_every
         self.options = self.Options() if options is None else options
         self.schedule = schedule if schedule is not None else type(self).schedule
+        # options may choose the structure (--nm, --selection global): their ``structure()``
+        chooses = getattr(self.options, "structure", None)
+        self.structure = chooses() if callable(chooses) else type(self).structure
         self.signal = self.Signal({}, self.schedule, self.options)     # layers come with attach
 
     # -- what the method is, and what it needs from a configuration ---------------------------
@@ -113,6 +117,8 @@ class Method:
                               "train only after t_end); use --delta-t 2 or more")
         if options is not None:
             cls.Signal.check(cfg, options)
+            if callable(getattr(options, "check", None)):        # the options' own rules
+                options.check(cfg)
 
     @classmethod
     def layer_densities(cls, cfg, shapes: dict) -> dict:

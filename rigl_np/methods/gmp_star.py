@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from rigl_np.methods import nm
 from rigl_np.methods.base import Method
 from rigl_np.methods.pruning import Pruning
 from rigl_np.methods.schedules import PruningSchedule
@@ -75,7 +74,6 @@ class GMPStar(Method):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.structure = nm.structure(self.options)
         o, s = self.options, self.schedule
         t_accel = max(1, int(o.gmp_accel_fraction * s.total_steps))
         self.schedule = replace(s, initial_sparsity=o.gmp_initial_sparsity,
@@ -84,7 +82,6 @@ class GMPStar(Method):
     @classmethod
     def check(cls, cfg, options=None) -> None:
         super().check(cfg, options)
-        nm.check(cfg, options)
         if options is not None and options.gmp_accel_fraction >= cfg.t_end_fraction:
             raise ConfigError(f"--gmp-accel-fraction {options.gmp_accel_fraction:g} must be "
                               f"below --t-end-fraction {cfg.t_end_fraction:g}: the jump comes "

@@ -4,14 +4,14 @@ when the method is built.
 docs/semantics.md "N:M". Each of the four methods declares ``NMSelection`` (or a subclass) as
 its options, so it offers ``--nm`` and ``--nm-keep-dense`` next to ``--selection``, and:
 
-- in ``__init__``: ``self.structure = nm.structure(self.options)``: ``masks.NM(n, m,
+- its structure is ``NMSelection.structure()`` (``Method`` builds with it): ``masks.NM(n, m,
   keep_dense)`` with ``--nm``, else the selection's structure. ``NM`` gives every layer whose
   ``in`` is a multiple of M density N/M and every other layer (and the first or last with
   ``--nm-keep-dense``) density 1, draws initial masks with exactly N of every group (pruning
   still starts dense), and says which layers stay dense (the run prints it and metrics.json
   records it under ``structure``);
 - in ``update``: with ``--nm``, the N:M update (``rigl_np.nm``) with the method's grow score;
-- in ``check``: ``nm.check(cfg, options)``: ``--distribution`` must be ``uniform``,
+- ``NMSelection.check(cfg)`` (``Method.check`` asks): ``--distribution`` must be ``uniform``,
   ``--sparsity`` 1 - N/M, and the selection per layer (N:M is a per-group rule), or the run is
   refused (``ConfigError``, exit 2) with one line that says what to give.
 """
@@ -33,6 +33,14 @@ class NMSelection(selection.Selection):
     def __post_init__(self):
         super().__post_init__()                   # every field's type and choice
         parse(self.nm)
+
+    def structure(self):
+        """The structure these options ask for (``Method`` builds with it)."""
+        return structure(self)
+
+    def check(self, cfg) -> None:
+        """Refuse a ``SparseConfig`` these options contradict (``Method.check`` asks)."""
+        check(cfg, self)
 
 
 def parse(text):

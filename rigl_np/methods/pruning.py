@@ -36,15 +36,6 @@ class Pruning(Method):
     schedule = PruningSchedule()
     Options = nm.NMSelection
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.structure = nm.structure(self.options)      # the densities; masks start dense
-
-    @classmethod
-    def check(cls, cfg, options=None):
-        super().check(cfg, options)
-        nm.check(cfg, options)
-
     def initial_masks(self, shapes: dict) -> dict:
         """Pruning starts dense: all-ones masks for the layers that will be pruned."""
         return {n: backend.xp().ones(s, dtype=bool) for n, s in shapes.items()}

@@ -47,15 +47,6 @@ class RigL(Method):
     verification = Verification("grad", "the dense gradient the update grew by, w.r.t. W*M",
                                 rigl_score)
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.structure = nm.structure(self.options)
-
-    @classmethod
-    def check(cls, cfg, options=None):
-        super().check(cfg, options)
-        nm.check(cfg, options)
-
     def update(self, step, f):
         grads = self.signal.value
         if self.options.nm:

@@ -15,9 +15,8 @@ positive and negative weights.
 """
 from __future__ import annotations
 
-from rigl_np.methods import selection
+from rigl_np.methods import nm, selection
 from rigl_np.methods.base import Method, Verification
-from rigl_np.methods import nm
 from rigl_np.methods.schedules import DropFractionSchedule
 from rigl_np.nm import nm_update
 from rigl_np.rigl import mask_update, set_score
@@ -32,15 +31,6 @@ class SET(Method):
     schedule = DropFractionSchedule(skip_step=False)
     verification = Verification("grow_score", "the random grow scores the update ranked",
                                 label="score")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.structure = nm.structure(self.options)
-
-    @classmethod
-    def check(cls, cfg, options=None):
-        super().check(cfg, options)
-        nm.check(cfg, options)
 
     def update(self, step, f):
         if self.options.nm:

@@ -18,12 +18,3 @@ class Static(Method):
     name = "static"
     colour = "tab:blue"
     Options = nm.NMSelection
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.structure = nm.structure(self.options)
-
-    @classmethod
-    def check(cls, cfg, options=None):
-        super().check(cfg, options)
-        nm.check(cfg, options)

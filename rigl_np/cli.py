@@ -29,7 +29,6 @@ from pathlib import Path
 
 from rigl_np import config, errors
 from rigl_np.errors import UsageError
-from rigl_np.stopping import CompleteOnCtrlC
 
 
 def _cupy_check(cfgs) -> None:
@@ -270,11 +269,10 @@ def cmd_train(args, parser) -> int:
 
         return plot_runs([run_dir])
 
-    with CompleteOnCtrlC(run_dir, armed=True):          # the run is whole from here on
-        figures = _figures(plot, "the run", f"python -m rigl_np plot {run_dir}")
-        print(f"test accuracy {metrics['test_accuracy']:.4f} at global density "
-              f"{metrics['global_density']:.4f}\nrun folder: {run_dir}\n"
-              f"figures ({len(figures)}): {', '.join(sorted(p.name for p in figures))}")
+    figures = _figures(plot, "the run", f"python -m rigl_np plot {run_dir}")
+    print(f"test accuracy {metrics['test_accuracy']:.4f} at global density "
+          f"{metrics['global_density']:.4f}\nrun folder: {run_dir}\n"
+          f"figures ({len(figures)}): {', '.join(sorted(p.name for p in figures))}")
     return 0
 
 

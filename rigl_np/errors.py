@@ -77,6 +77,15 @@ def describe_os_error(e: OSError) -> str:
 
 
 _CTRL_C = []          # a Ctrl-C came (``note_ctrl_c``)
+_WHOLE = [None]       # the run folder whose metrics.json is being written (``note_whole_run``)
+
+
+def note_whole_run(out) -> None:
+    """``out``: the run folder whose metrics.json is about to be written (None: no such run).
+    Once that file is there the run is whole, and a Ctrl-C that comes before the command ends
+    (while the folder is released, the run drawn or reported) says so, with how to draw it,
+    instead of a bare interrupt."""
+    _WHOLE[0] = out
 
 
 def note_ctrl_c() -> None:
@@ -131,6 +140,10 @@ def _text(e: BaseException) -> str:
     if isinstance(e, Interrupted):
         return str(e)
     if by_ctrl_c(e):
+        whole = _WHOLE[0]
+        if whole is not None and os.path.isfile(os.path.join(whole, "metrics.json")):
+            return (f"interrupted; the run is complete: python -m rigl_np plot {whole} writes "
+                    "its figures")
         return "interrupted (Ctrl-C)"
     if isinstance(e, MemoryError):
         return "error: out of memory; use a smaller --batch-size or model, or free memory"

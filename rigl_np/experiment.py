@@ -43,7 +43,7 @@ from rigl_np.models import build_model, sparse_fan_in_init
 from rigl_np.runfolder import (RunFolderError, claim, read_config, save_snapshots,
                                write_history_csv, write_json)
 from rigl_np.sparsity import density_report
-from rigl_np.stopping import CompleteOnCtrlC, StopOnCtrlC
+from rigl_np.stopping import StopOnCtrlC
 from rigl_np.train import NonFiniteLoss, make_optimizer, non_finite, train
 
 
@@ -151,8 +151,8 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
     if resume:
         saved, changes, saved_lr = _resumed(out, cfgs)
     # 1. the run folder is ours until the run ends
-    with CompleteOnCtrlC(out) as finished, \
-            claim(out, resume=resume, overwrite=overwrite, settings=to_dict(cfgs)) as replaced:
+    errors.note_whole_run(None)
+    with claim(out, resume=resume, overwrite=overwrite, settings=to_dict(cfgs)) as replaced:
         # 2. backend and data
         try:
             backend.set_backend(run_cfg.backend)
@@ -238,7 +238,7 @@ def run(cfgs: dict, log=print, progress=None, overwrite: bool = False) -> dict:
             if method.records:
                 save_snapshots(out / "masks.npz", method.records.snapshots,
                                {n: m.shape for n, m in method.masks.items()})
-            finished.armed = True
+            errors.note_whole_run(out)          # a Ctrl-C from here on finds the run whole
             write_json(out / "metrics.json", metrics)
         except NonFiniteLoss as e:
             raise Diverged(str(e), _diverged(out, checkpoint, last_saved, optim)) from e

@@ -113,14 +113,20 @@ def edit_json(name, edit):
     return damage
 
 
-def edit_checkpoint(edit):
-    """A damage that edits the checkpoint's arrays (a dict) with ``edit(arrays)``."""
+def edit_npz(name, edit):
+    """A damage that edits the arrays (a dict) of .npz file ``name`` of a run folder with
+    ``edit(arrays)``."""
     def damage(run):
-        with np.load(run / "checkpoint.npz", allow_pickle=False) as f:
+        with np.load(run / name, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
         edit(arrays)
-        np.savez(run / "checkpoint.npz", **arrays)
+        np.savez(run / name, **arrays)
     return damage
+
+
+def edit_checkpoint(edit):
+    """A damage that edits the checkpoint's arrays (a dict) with ``edit(arrays)``."""
+    return edit_npz("checkpoint.npz", edit)
 
 
 def truncate(name, size):

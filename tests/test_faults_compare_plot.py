@@ -2,14 +2,13 @@
 damaged and busy folders, a diverging cell; damaged run and compare folders for the figures.
 Each case: exit code, one message naming the problem, no traceback, files unchanged."""
 import errno
-import json
 import shutil
 
 import numpy as np
 import pytest
 
-from test_faults_common import (assert_clean, assert_unchanged, copy_run, finished,  # noqa: F401
-                                outcome, snapshot)
+from test_faults_common import (assert_clean, assert_unchanged, copy_run, edit_json,  # noqa: F401
+                                edit_npz, finished, outcome, snapshot)
 
 GRID = ["compare", "--dataset", "synthetic", "--epochs", "1", "--batch-size", "500",
         "--delta-t", "4"]
@@ -132,21 +131,8 @@ def test_a_full_disk_while_writing_the_comparison_figures_still_exits_0(tmp_path
 
 # --- plot --------------------------------------------------------------------------------------
 
-def _json(name, edit):
-    def damage(run):
-        data = json.loads((run / name).read_text())
-        edit(data)
-        (run / name).write_text(json.dumps(data))
-    return damage
-
-
 def _masks(edit):
-    def damage(run):
-        with np.load(run / "masks.npz", allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-        edit(arrays)
-        np.savez(run / "masks.npz", **arrays)
-    return damage
+    return edit_npz("masks.npz", edit)
 
 
 PLOTS = {
@@ -156,11 +142,11 @@ PLOTS = {
                           "metrics.json is not valid JSON"),
     "metrics a list": (lambda run: (run / "metrics.json").write_text("[]"),
                        "metrics.json: expected a JSON object, found list"),
-    "metrics without history": (_json("metrics.json", lambda m: m.pop("history")),
+    "metrics without history": (edit_json("metrics.json", lambda m: m.pop("history")),
                                 "metrics.json lacks or has damaged history"),
-    "metrics with a garbled history": (_json("metrics.json", lambda m: m.update(history="x")),
+    "metrics with a garbled history": (edit_json("metrics.json", lambda m: m.update(history="x")),
                                        "metrics.json lacks or has damaged history"),
-    "metrics with a string accuracy": (_json("metrics.json", lambda m: m.update(
+    "metrics with a string accuracy": (edit_json("metrics.json", lambda m: m.update(
         test_accuracy="high")), "lacks or has damaged test_accuracy"),
     "config missing": (lambda run: (run / "config.json").unlink(), "config.json is missing"),
     "config truncated": (lambda run: (run / "config.json").write_text('{"data": '),

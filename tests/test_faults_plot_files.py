@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from test_faults_common import (assert_clean, assert_unchanged, bad_npy_header,  # noqa: F401
-                                copy_run, edit_json, finished, outcome, snapshot, within)
+                                copy_run, edit_json, edit_npz, finished, outcome, snapshot, within)
 
 
 def _metrics(edit):
@@ -23,12 +23,7 @@ def _update(index, **fields):
 
 
 def _masks(edit):
-    def damage(run):
-        with np.load(run / "masks.npz", allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-        edit(arrays)
-        np.savez(run / "masks.npz", **arrays)
-    return damage
+    return edit_npz("masks.npz", edit)
 
 
 def _rename_layer(arrays):

@@ -11,6 +11,9 @@ every checkpoint (``rigl_np.train.non_finite`` over ``rigl_np.checkpoint.state_a
 RigL run's parameters, momentum and method arrays) as a fraction of one training step, and spread over the default 200 batches between
 checkpoints.
 
+Also the SGD step alone (its six element-wise passes over every parameter, outside the step) as
+a fraction of the floor ("opt/floor"): the step can come no closer to its floor than 1 + that.
+
 Targets: MLP step <= 1.3x its floor, LeNet-5 step <= 2x its floor; MLP/PyTorch <= 1.0; the sparse
 step between updates <= 1.15x the dense step; the finite check, made once per checkpoint, <= 2 %
 of the training step it is spread over ("per 200": the default --checkpoint-every); "check/step"
@@ -93,8 +96,15 @@ def measure(model_name: str, repeats: int) -> dict:
     pairs = [(rng.random((m, k), dtype=np.float32), rng.random((k, n), dtype=np.float32))
              for m, k, n in MATMULS[model_name]]
     sparse_step, finite_check = _sparse_step(model_name, x, y)
+    # The optimizer step alone, on copies of the parameters and one step's gradients: the part of
+    # the step that no thread count shortens (NumPy's element-wise passes use one core).
+    train_step(model, opt, x, y, 1)
+    alone = SGD({k: v.copy() for k, v in model.params().items()}, 0.01, momentum=0.9,
+                weight_decay=1e-4)
+    grads = {k: v.copy() for k, v in model.grads().items()}
     fns = {"step": lambda: train_step(model, opt, x, y, 1), "sparse_step": sparse_step,
-           "floor": lambda: [a @ b for a, b in pairs], "finite_check": finite_check}
+           "floor": lambda: [a @ b for a, b in pairs], "finite_check": finite_check,
+           "optimizer": lambda: alone.step(grads)}
     times = round_robin(fns, repeats, warmup=3)
     # PyTorch in a round of its own: its OpenMP threads keep spinning for a while after each
     # call and compete for the second core with the NumPy functions timed after it (measured:
@@ -143,7 +153,7 @@ def main():
     print(f"batch {BATCH}, median of {args.repeats} steps; times in ms")
     print(f"{'model':<10} {'threads':>7} {'step':>8} {'matmuls':>8} {'step/floor':>10} "
           f"{'torch':>8} {'step/torch':>10} {'sparse':>8} {'sparse/step':>11} "
-          f"{'check':>7} {'check/step':>10} {'per 200':>8}")
+          f"{'check':>7} {'check/step':>10} {'per 200':>8} {'opt/floor':>9}")
     for model_name in MATMULS:
         for threads in (1, 2):
             env = dict(os.environ, **{v: str(threads) for v in
@@ -158,7 +168,8 @@ def main():
             print(f"{model_name:<10} {threads:>7} {r['step'] * 1e3:8.2f} {r['floor'] * 1e3:8.2f} "
                   f"{r['step'] / r['floor']:10.2f} {torch_ms} {torch_ratio} "
                   f"{r['sparse_step'] * 1e3:8.2f} {r['sparse_step'] / r['step']:11.2f} "
-                  f"{r['finite_check'] * 1e3:7.3f} {100 * check:9.2f}% {100 * check / 200:7.3f}%")
+                  f"{r['finite_check'] * 1e3:7.3f} {100 * check:9.2f}% {100 * check / 200:7.3f}% "
+                  f"{r['optimizer'] / r['floor']:9.2f}")
 
 
 if __name__ == "__main__":

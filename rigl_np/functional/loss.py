@@ -21,9 +21,10 @@ def softmax_cross_entropy(logits, labels):
     shifted = logits - logits.max(axis=1, keepdims=True)  # (N, K), row max is 0
     exp = xp.exp(shifted)  # (N, K), in (0, 1]
     total = exp.sum(axis=1, keepdims=True)  # (N, 1), in [1, K]
-    log_probs = shifted - xp.log(total)  # (N, K)
-    loss = xp.asarray(-log_probs[rows, labels].mean())  # () a 0-d array on both backends
-    dlogits = exp / total  # (N, K) softmax
+    # log softmax is needed only at the labels: shifted - log(total), one entry per row
+    log_probs = shifted[rows, labels] - xp.log(total)[:, 0]  # (N,)
+    loss = xp.asarray(-log_probs.mean())  # () a 0-d array on both backends
+    dlogits = xp.divide(exp, total, out=exp)  # (N, K) softmax, in place: exp is not needed again
     dlogits[rows, labels] -= 1  # one entry per row, so no scatter-add is needed
     dlogits /= n
     return loss, dlogits

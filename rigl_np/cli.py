@@ -177,7 +177,7 @@ GRID = {"method": "--methods", "sparsity": "--sparsities", "seed": "--seeds"}
 
 
 def cmd_compare(args, parser) -> int:
-    from rigl_np.compare import compare
+    from rigl_np.compare import FailedCells, compare
     from rigl_np.methods import option_fields
 
     clash = sorted(set(GRID) & config.typed(args))
@@ -210,19 +210,26 @@ def cmd_compare(args, parser) -> int:
                          f"{', '.join(config.MODELS)}")
     _cupy_check(base)
     out = Path(base["run"].out or "results/compare")
-    compare(base, out, models, methods, sparsities, _split(args.seeds, int, "seeds"),
-            jobs=args.jobs, cluster=args.cluster, options=options)
+    try:
+        compare(base, out, models, methods, sparsities, _split(args.seeds, int, "seeds"),
+                jobs=args.jobs, cluster=args.cluster, options=options)
+        failed = None
+    except FailedCells as e:                # the table names them: figures of the others
+        failed = e
 
     def plot():
         from rigl_np.viz.report import comparison_figures
         from rigl_np.viz.runs import read_results
 
         runs = sorted(p.parent for p in out.glob("runs/*/metrics.json"))
-        return comparison_figures(runs, read_results(out / "results.csv"), out)
+        return comparison_figures(runs, read_results(out / "results.csv"), out) if runs else []
 
-    figures = _figures(plot, "the comparison", f"python -m rigl_np plot {out}")
+    figures = _figures(plot, "the table" if failed else "the comparison",
+                       f"python -m rigl_np plot {out}")
     print(f"results: {out}/results.md and {out}/results.csv\n"
           f"figures: {', '.join(str(p) for p in figures)}")
+    if failed:
+        raise failed
     return 0
 
 

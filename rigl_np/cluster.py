@@ -13,7 +13,7 @@ worker side (``_cell_task``, run by a Dask worker; ``cell_main``, the cell's own
    BLAS thread, bit for bit. The process dies with its worker (``rigl_np.children``); a cell
    whose worker died is run again by Dask on another worker and resumes from its checkpoint;
 3. collect: a cell that fails (diverges, or its folder is busy on that worker, or its workers
-   keep dying) fails alone and is named, as locally;
+   keep dying) fails alone and is named, in the table too, as locally (``compare``);
 4. on Ctrl-C or SIGTERM: set the grid's stop event; a task not started returns at once, a
    running cell gets one Ctrl-C and writes its checkpoint; wait for them (a second Ctrl-C stops
    waiting). The same command continues the grid: finished cells are read, stopped ones resumed.

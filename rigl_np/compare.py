@@ -11,8 +11,12 @@ density, training and inference FLOPs as multiples of dense, and the mean wall t
 
 What can go wrong, and what happens: every cell's configuration is checked before anything runs
 (as ``train`` checks it); empty or repeated grid values are refused (two copies of a seed would be
-reported as n=2 ± 0); ``OUT`` is locked while the grid runs; a cell that diverges does not stop
-the others, but no table is written over a grid with failed cells; Ctrl-C (or SIGTERM) stops
+reported as n=2 ± 0); ``OUT`` is locked while the grid runs; a cell that diverges (or, on a
+cluster, fails) does not stop the others: the table is still written over the cells that
+finished, with a row per failed cell naming it and why ("n=2 of 3" on a mean it is missing from)
+and a line at the top of results.md saying how many failed; then the command fails
+(``FailedCells``: a line per cell, then what to do). The same command runs the failed and
+missing cells again, never a finished one, and rewrites the table. Ctrl-C (or SIGTERM) stops
 every running cell at its next batch with a checkpoint (the same command continues the grid).
 ``--jobs N`` runs N cells at once in worker processes that die with this one
 (``rigl_np.children``); ``--cluster`` runs each cell as a task on a Dask cluster
@@ -32,7 +36,7 @@ from rigl_np import children, errors
 from rigl_np.atomic import atomic_write_bytes, lock_folder, remove_stale
 from rigl_np.config import check_together, method_options, option_names, run_name, to_dict
 from rigl_np.methods import get
-from rigl_np.results import row_from, summarise, to_csv, to_markdown
+from rigl_np.results import failed_row, row_from, summarise, to_csv, to_markdown
 from rigl_np.runfolder import read_config, read_metrics
 
 
@@ -181,15 +185,53 @@ def _run_parallel(todo: list, jobs: int, log) -> list:
     return failed
 
 
+class FailedCells(errors.Failure):
+    """Some cells of the grid failed or diverged; the table, written over the others, names them
+    (exit 1, like any failure; ``rigl_np.cli`` draws the figures of the others first)."""
+
+
+def _status(e: BaseException) -> str:
+    """A failed cell's status, one line: "diverged: <reason>" or "failed: <the message>"."""
+    from rigl_np.experiment import Diverged
+
+    if isinstance(e, Diverged):
+        return f"diverged: {e.reason}"
+    return "failed: " + " ".join(line.removeprefix("error: ")
+                                 for line in errors.message(e).splitlines())
+
+
+def _row(cfgs: dict, statuses: dict) -> dict:
+    """The table row of one cell: its metrics, or (a cell that failed) its name and status."""
+    name = run_name(cfgs)
+    if name in statuses:
+        return failed_row(to_dict(cfgs), name, statuses[name])
+    return row_from(to_dict(cfgs), read_metrics(cfgs["run"].out))
+
+
+def _failed_cells(statuses: dict, cells: int, out: Path) -> FailedCells:
+    """The error of a grid whose table is written: a line per failed cell (``statuses``, by run
+    name), then how many failed and what to do."""
+    diverged = sum(status.startswith("diverged") for status in statuses.values())
+    if diverged == len(statuses):
+        what, then = "diverged", "with a lower --lr, compare into a new --out"
+    else:
+        what, then = "failed", "the same command runs them again" + (
+            " (a diverged one needs a lower --lr, in a new --out)" if diverged else "")
+    return FailedCells("\n".join(f"{name} {status}" for name, status in statuses.items())
+                       + f"\n{len(statuses)} of {cells} runs {what} (above); the table "
+                       f"{out / 'results.md'} names them beside the runs that finished; {then}")
+
+
 def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, log=print,
             cluster: str | None = None, options=None) -> list:
-    """Run (or reuse) every cell of the grid, then write results.md / results.csv into ``out``.
+    """Run (or reuse) every cell of the grid, then write results.md / results.csv into ``out``;
+    ``FailedCells`` once they are written if a cell failed or diverged (the table names it).
 
     ``jobs`` > 1 runs that many cells at once in fresh processes (``_run_parallel``);
     ``cluster``, a Dask scheduler's address, runs them on its workers (``rigl_np.cluster``);
     ``options`` (``{name: value}``): method options, each cell given its method's (``grid``).
     """
-    from rigl_np.experiment import Diverged, Interrupted
+    from rigl_np.experiment import Interrupted
 
     _check_axes(models, methods, sparsities, seeds, jobs)
     if base["run"].resume is not None:
@@ -232,20 +274,15 @@ def compare(base: dict, out, models, methods, sparsities, seeds, jobs: int = 1, 
         except (Interrupted, KeyboardInterrupt):
             raise errors.Interrupted("interrupted; the running cells saved checkpoints. Continue "
                                      "the grid with the same compare command") from None
-        if failed:
-            lines = [f"{name} diverged: {e.reason}" if isinstance(e, Diverged)
-                     else f"{name} failed: {errors.message(e).removeprefix('error: ')}"
-                     for name, e in failed]
-            what = ("diverged (above), so no table was written; with a lower --lr, compare "
-                    "into a new --out" if all(isinstance(e, Diverged) for _, e in failed) else
-                    "failed (above), so no table was written; the same command runs them again")
-            raise errors.Failure("\n".join(lines) + f"\n{len(failed)} of {len(cells)} runs {what}")
-        # 3. one row per run, then the table
-        rows = [row_from(to_dict(cfgs), read_metrics(cfgs["run"].out)) for cfgs in cells]
+        # 3. one row per run (a failed one says why), then the table; failed runs fail the command
+        statuses = {name: _status(e) for name, e in failed}
+        rows = [_row(cfgs, statuses) for cfgs in cells]
         table = summarise(rows)
         threads = os.environ.get("OPENBLAS_NUM_THREADS", "the default number of")
         timing = (f"{max(jobs, 1)} run(s) at a time with {threads} BLAS thread(s) each"
                   if cluster is None else f"one run per thread of the Dask workers at {cluster}")
         atomic_write_bytes(out / "results.md", to_markdown(table, timing).encode())
         atomic_write_bytes(out / "results.csv", to_csv(table).encode())
+        if statuses:
+            raise _failed_cells(statuses, len(cells), out)
     return rows

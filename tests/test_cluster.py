@@ -3,9 +3,9 @@
 Its results equal the same grid run here at one BLAS thread, bit for bit; a worker that cannot
 see ``--out`` stops it before any cell starts (exit 2); Ctrl-C or SIGTERM stops it with every
 cell's process ended and every cell resumable; a killed worker takes its cell's process with it
-and the cell resumes elsewhere; a cell that fails on a worker fails alone. Skipped (with the
-reason) where Dask's ``distributed`` is not installed; the command's answer without it is tested
-everywhere. Covers ``rigl_np/cluster.py`` and ``compare``'s hooks.
+and the cell resumes elsewhere; a cell that fails on a worker fails alone, named in the table
+of the others. Skipped (with the reason) where Dask's ``distributed`` is not installed; the
+command's answer without it is tested everywhere. Covers ``rigl_np/cluster.py`` and ``compare``'s hooks.
 """
 import json
 import os
@@ -144,10 +144,17 @@ def test_a_cell_that_fails_on_a_worker_fails_alone(cluster, tmp_path):
     with lock_folder(out / "runs" / "lenet300-static-erk-0.9-seed0"):     # busy on the worker
         proc = on_cluster(cluster, out)
         _, err = proc.communicate(timeout=600)
-    assert_clean(proc.returncode, err, 1, "1 of 3 runs failed (above), so no table was written")
+    assert_clean(proc.returncode, err, 1, "1 of 3 runs failed (above); the table",
+                 "names them beside the runs that finished; the same command runs them again")
     assert "lenet300-static-erk-0.9-seed0 failed: " in err and "in use by another" in err
     assert {p.parent.name for p in out.glob("runs/*/metrics.json")} == {
         "lenet300-dense-seed0", "lenet300-rigl-erk-0.9-seed0"}
+    text = (out / "results.md").read_text()
+    assert text.startswith("**Incomplete: 1 of 3 runs failed**")
+    (static,) = [line for line in text.splitlines() if "| lenet300 | static |" in line]
+    assert "| - | lenet300-static-erk-0.9-seed0 failed: " in static
+    assert "in use by another" in static and "| lenet300 | rigl | erk | 0.9 | " in text
+    assert (out / "accuracy_vs_sparsity.png").exists()
     finish_the_grid(out, [*GRID, "--cluster", cluster.scheduler_address])
 
 

@@ -1,14 +1,17 @@
 """Fault injection for ``compare`` and ``plot``: grid values, options train would refuse, stale,
-damaged and busy folders, a diverging cell; damaged run and compare folders for the figures.
+damaged and busy folders, diverging cells (named in the table of the others, run again by the
+same command, the same with --jobs 2); damaged run and compare folders for the figures.
 Each case: exit code, one message naming the problem, no traceback, files unchanged."""
+import csv
 import errno
+import json
 import shutil
 
 import numpy as np
 import pytest
 
 from test_faults_common import (assert_clean, assert_unchanged, copy_run, edit_json,  # noqa: F401
-                                edit_npz, finished, outcome, snapshot)
+                                edit_npz, finished, outcome, python_m, snapshot)
 
 GRID = ["compare", "--dataset", "synthetic", "--epochs", "1", "--batch-size", "500",
         "--delta-t", "4"]
@@ -106,13 +109,106 @@ def test_a_compare_folder_in_use_is_refused(tmp_path, capsys, grid):
     assert_unchanged(before, out)
 
 
-def test_a_diverging_cell_is_named_and_no_table_is_written(tmp_path, capsys):
+def _table(out) -> list:
+    """results.csv's rows, each without its wall time."""
+    with open(out / "results.csv", newline="") as f:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(f)]
+
+
+def test_when_every_cell_diverges_the_table_names_them_all(tmp_path, capsys):
     out = tmp_path / "grid"
     code, _, err = outcome([*GRID, "--methods", "dense,static", "--lr", "1e6",
                             "--checkpoint-every", "1", "--out", out], capsys)
-    assert_clean(code, err, 1, "2 of 2 runs diverged (above), so no table was written")
+    assert_clean(code, err, 1, "2 of 2 runs diverged (above); the table",
+                 "with a lower --lr, compare into a new --out")
     assert "lenet300-dense-seed0 diverged: the training loss became nan" in err
-    assert not (out / "results.md").exists() and not (out / "results.csv").exists()
+    assert [(r["run"], r["status"].partition(":")[0], r["accuracy_mean"]) for r in _table(out)] \
+        == [(f"lenet300-{name}-seed0", "diverged", "") for name in ("dense", "static-erk-0.9")]
+    assert (out / "results.md").read_text().startswith("**Incomplete: 2 of 2 runs failed**")
+    assert not list(out.glob("*.png"))                  # no run finished: nothing to draw
+
+
+# static at 99 % diverges at this --lr, dense does not (its units die; its loss stays finite)
+HALF = [*GRID, "--methods", "dense,static", "--sparsities", "0.99", "--lr", "200"]
+DENSE, STATIC = "lenet300-dense-seed0", "lenet300-static-erk-0.99-seed0"
+
+
+@pytest.fixture(scope="module")
+def half_diverged(tmp_path_factory):
+    """HALF run once, a cell at a time: (its folder, exit code, stdout, stderr)."""
+    out = tmp_path_factory.mktemp("half") / "grid"
+    proc = python_m(*HALF, "--out", out)
+    stdout, err = proc.communicate(timeout=300)
+    return out, proc.returncode, stdout, err
+
+
+def test_a_diverging_cell_is_named_in_the_table_of_the_others(half_diverged, capsys):
+    out, code, stdout, err = half_diverged
+    assert_clean(code, err, 1, f"1 of 2 runs diverged (above); the table {out / 'results.md'} "
+                 "names them beside the runs that finished; with a lower --lr, compare into a "
+                 "new --out")
+    assert f"{STATIC} diverged: the training loss became nan" in err
+    accuracy = json.loads((out / "runs" / DENSE / "metrics.json").read_text())["test_accuracy"]
+    dense, static = _table(out)
+    assert (dense["status"], dense["seeds"], float(dense["accuracy_mean"])) == ("ok", "1", accuracy)
+    assert static["status"].startswith("diverged: the training loss became nan")
+    assert (static["run"], static["seeds"], static["accuracy_mean"]) == (STATIC, "0", "")
+    text = (out / "results.md").read_text()
+    assert text.startswith("**Incomplete: 1 of 2 runs failed**")
+    assert f"| lenet300 | dense | - | 0 | {100 * accuracy:.2f} (n=1) |" in text
+    assert (f"| lenet300 | static | erk | 0.99 | - | - | - | - | - | {STATIC} diverged: the "
+            "training loss became nan") in text
+    assert (out / "accuracy_vs_sparsity.png").exists() and "accuracy_vs_sparsity.png" in stdout
+    assert outcome(["plot", out], capsys)[0] == 0       # the figures skip the failed row
+
+
+def test_the_same_command_runs_only_the_failed_cell_again(half_diverged, tmp_path):
+    out = tmp_path / "grid"
+    shutil.copytree(half_diverged[0], out)
+    dense = out / "runs" / DENSE / "metrics.json"
+    before, table = (dense.stat().st_mtime_ns, dense.read_bytes()), _table(out)
+    (out / "results.md").write_text("stale")
+    proc = python_m(*HALF, "--out", out)
+    stdout, err = proc.communicate(timeout=300)
+    assert_clean(proc.returncode, err, 1, "1 of 2 runs diverged (above); the table")
+    assert "2 runs in the grid, 1 done before, 1 to run" in stdout
+    assert f"[1/1] {STATIC}" in stdout and f"{DENSE}:" not in stdout
+    assert (dense.stat().st_mtime_ns, dense.read_bytes()) == before      # not run again
+    assert _table(out) == table
+    assert (out / "results.md").read_text().startswith("**Incomplete: 1 of 2 runs failed**")
+
+
+def test_jobs_2_writes_the_same_table(half_diverged, tmp_path):
+    from rigl_np.results import NUMBERS
+
+    def numbers(rows):
+        return [{k: float(v) if k in NUMBERS and v else v for k, v in r.items()} for r in rows]
+
+    proc = python_m(*HALF, "--jobs", "2", "--out", tmp_path / "grid")
+    _, err = proc.communicate(timeout=300)
+    assert_clean(proc.returncode, err, 1, "1 of 2 runs diverged (above); the table")
+    assert f"{STATIC} diverged: the training loss became nan" in err
+    serial, parallel = numbers(_table(half_diverged[0])), numbers(_table(tmp_path / "grid"))
+    assert len(serial) == len(parallel) == 2
+    assert all(p == pytest.approx(s) for p, s in zip(parallel, serial))
+
+
+@pytest.mark.parametrize("kinds,phrase", [
+    (["diverged"], "1 of 4 runs diverged (above); the table out/results.md names them beside "
+                   "the runs that finished; with a lower --lr, compare into a new --out"),
+    (["failed"], "1 of 4 runs failed (above); the table out/results.md names them beside the "
+                 "runs that finished; the same command runs them again"),
+    (["failed", "diverged"], "2 of 4 runs failed (above); the table out/results.md names them "
+     "beside the runs that finished; the same command runs them again (a diverged one needs a "
+     "lower --lr, in a new --out)")])
+def test_the_last_line_says_what_to_do_for_what_failed(kinds, phrase):
+    from pathlib import Path
+
+    from rigl_np.compare import _failed_cells
+
+    statuses = {f"run{i}": f"{kind}: why" for i, kind in enumerate(kinds)}
+    lines = str(_failed_cells(statuses, 4, Path("out"))).splitlines()
+    assert lines == [f"run{i} {kind}: why" for i, kind in enumerate(kinds)] + [phrase]
 
 
 def test_a_full_disk_while_writing_the_comparison_figures_still_exits_0(tmp_path, capsys,

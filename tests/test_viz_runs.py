@@ -95,7 +95,7 @@ def collapsed_table(tmp_path):
     rows = [dict(model="lenet300", method=m, distribution="erk", sparsity=s, seed=seed,
                  test_accuracy=acc + 0.01 * seed, global_density=1 - s if m != "small-dense" else 1,
                  train_flops=1 - s, inference_flops=1 - s, seconds=1.0,
-                 has_masks=get(m).has_masks, dense_baseline=get(m).dense_baseline)
+                 has_masks=get(m).has_masks, dense_baseline=get(m).dense_baseline, status="ok")
             for m, s, acc in (("dense", 0.0, 0.89), ("static", 0.9, 0.86), ("rigl", 0.9, 0.87),
                               ("small-dense", 0.9, 0.85), ("small-dense", 0.98, 0.45))
             for seed in (0, 1, 2)]
@@ -138,3 +138,20 @@ def test_points_of_other_distributions_are_hollow(tmp_path):
     points = [l for l in ax.lines if len(l.get_xdata()) == 1]
     red = [l.get_fillstyle() for l in points if l.get_color() == viz.METHOD_COLOURS["rigl"]]
     assert sorted(red) == ["full", "full", "none", "none"]
+
+
+def test_a_failed_run_is_left_out_of_the_figures(tmp_path):
+    done = dict(model="lenet300", method="rigl", distribution="erk", sparsity=0.9, seed=0,
+                test_accuracy=0.9, global_density=0.1, train_flops=0.1, inference_flops=0.1,
+                seconds=1.0, has_masks=True, dense_baseline=False, status="ok")
+    failed = {**done, "method": "static", "status": "diverged: the training loss became nan",
+              "run": "lenet300-static-erk-0.9-seed0"}
+    table = summarise([done, failed])
+    (tmp_path / "results.csv").write_text(to_csv(table))
+    rows = viz.read_results(tmp_path / "results.csv")
+    assert [(r["method"], r["accuracy_mean"]) for r in rows] == [("rigl", 0.9)]
+    ax = viz.plot_accuracy_vs_sparsity(rows).axes[0]
+    assert [c.get_label() for c in ax.containers] == ["rigl (erk)"]
+    old = [{k: v for k, v in t.items() if k not in ("status", "run")} for t in table[:1]]
+    (tmp_path / "results.csv").write_text(to_csv(old))     # a table from before statuses
+    assert [r["method"] for r in viz.read_results(tmp_path / "results.csv")] == ["rigl"]

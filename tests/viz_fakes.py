@@ -74,7 +74,7 @@ def results_table(tmp_path):
     rows = [dict(model="lenet300", method=m, distribution=dist, sparsity=s, seed=0,
                  test_accuracy=acc, global_density=1 - s if m != "small-dense" else 1.0,
                  train_flops=f, inference_flops=1 - s, seconds=sec,
-                 has_masks=get(m).has_masks, dense_baseline=get(m).dense_baseline)
+                 has_masks=get(m).has_masks, dense_baseline=get(m).dense_baseline, status="ok")
             for m, dist, s, acc, f, sec in (("dense", "erk", 0.0, 0.98, 1.0, 10.0),
                                             ("rigl", "erk", 0.8, 0.97, 0.22, 14.0),
                                             ("rigl", "erk", 0.9, 0.96, 0.12, 15.0),

@@ -2,7 +2,8 @@
 
 The table (``results.csv``, or ``results_from_runs`` for a handful of run folders) has one row
 per (model, method, distribution, sparsity): accuracy_mean/std over seeds, the real
-global_density, train_flops and inference_flops as multiples of dense, and seconds per run.
+global_density, train_flops and inference_flops as multiples of dense, and seconds per run; the
+rows of runs that failed are left out of the figures (``read_results``).
 
 - ``plot_accuracy_vs_sparsity``: x is the real sparsity 1 - global_density (what the masks
   achieved, not what was asked for), except small-dense, which has no mask and sits at the
@@ -35,11 +36,14 @@ FACT_COLUMNS = ("has_masks", "dense_baseline")
 
 
 def read_results(path) -> list:
-    """The rows of a ``results.csv`` written by ``rigl_np.compare``, numbers as floats and the
-    method facts as booleans (tables written before they were recorded: from the method)."""
+    """The finished rows of a ``results.csv`` written by ``rigl_np.compare``, numbers as floats
+    and the method facts as booleans (tables written before they were recorded: from the
+    method). A failed run's row (a status other than "ok") has no numbers to draw: left out."""
     rows = []
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
+            if row.get("status", "ok") != "ok":          # tables before statuses: all finished
+                continue
             row = {k: float(v) if k in NUMERIC else v for k, v in row.items()}
             kind = get(row["method"]).kind()
             row.update({k: row[k] == "True" if k in row else kind[k] for k in FACT_COLUMNS})

@@ -11,10 +11,11 @@ density, training and inference FLOPs as multiples of dense, and the mean wall t
 
 What can go wrong, and what happens: every cell's configuration is checked before anything runs
 (as ``train`` checks it); empty or repeated grid values are refused (two copies of a seed would be
-reported as n=2 ± 0); ``OUT`` is locked while the grid runs; a cell that diverges (or, on a
-cluster, fails) does not stop the others: the table is still written over the cells that
-finished, with a row per failed cell naming it and why ("n=2 of 3" on a mean it is missing from)
-and a line at the top of results.md saying how many failed; then the command fails
+reported as n=2 ± 0); ``OUT`` is locked while the grid runs; a cell that fails (it diverges,
+its folder is busy or damaged, ...), here or on a cluster, does not stop the others: the table is
+still written over the cells that finished, with a row per failed cell naming it and why
+("n=2 of 3" on a mean it is missing from) and a line at the top of results.md saying how many
+failed; then the command fails
 (``FailedCells``: a line per cell, then what to do). The same command runs the failed and
 missing cells again, never a finished one, and rewrites the table. Ctrl-C (or SIGTERM) stops
 every running cell at its next batch with a checkpoint (the same command continues the grid).
@@ -125,29 +126,36 @@ def _run_cell(cfgs: dict, worker: bool = False) -> dict:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run_serial(todo: list, log) -> list:
-    """Run the cells one by one; returns the (name, error) of those that diverged."""
-    from rigl_np.experiment import Diverged
+def _fails_alone(e: Exception) -> bool:
+    """True for an error of the cell's own (it diverged, its folder is busy or damaged, a bug):
+    the cell is named in the table and the grid goes on, as on a cluster. A stop (Ctrl-C,
+    SIGTERM) is not one: it stops the grid."""
+    from rigl_np.experiment import Interrupted
 
+    return not isinstance(e, (Interrupted, BrokenProcessPool))
+
+
+def _run_serial(todo: list, log) -> list:
+    """Run the cells one by one; returns the (name, error) of those that failed."""
     failed = []
     for i, cfgs in enumerate(todo, start=1):
         log(f"[{i}/{len(todo)}] {run_name(cfgs)}")
         try:
             _run_cell(cfgs)
-        except Diverged as e:
+        except Exception as e:
+            if not _fails_alone(e):
+                raise
             failed.append((run_name(cfgs), e))
     return failed
 
 
 def _run_parallel(todo: list, jobs: int, log) -> list:
-    """Run the cells ``jobs`` at a time in fresh processes; returns those that diverged.
+    """Run the cells ``jobs`` at a time in fresh processes; returns those that failed.
 
     Each worker gets ``os.cpu_count() // jobs`` BLAS threads (set before NumPy loads there).
     The workers are started with Ctrl-C ignored (``_run_cell``); on Ctrl-C (or SIGTERM) this
     process cancels the cells not started, passes one Ctrl-C to each worker (they take signals
     from it alone) and waits for the running cells to write their checkpoints."""
-    from rigl_np.experiment import Diverged
-
     threads = str(max(1, (os.cpu_count() or 1) // jobs))
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = threads               # inherited by the fresh worker processes
@@ -167,7 +175,10 @@ def _run_parallel(todo: list, jobs: int, log) -> list:
             try:
                 future.result()
                 log(f"finished {name}")
-            except Diverged as e:
+            except Exception as e:
+                if not _fails_alone(e):
+                    raise
+                log(f"{name} failed")
                 failed.append((name, e))
     except BrokenProcessPool:
         raise errors.Failure("a worker process died (killed, or out of memory) while running "

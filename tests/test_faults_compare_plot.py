@@ -1,6 +1,7 @@
 """Fault injection for ``compare`` and ``plot``: grid values, options train would refuse, stale,
-damaged and busy folders, diverging cells (named in the table of the others, run again by the
-same command, the same with --jobs 2); damaged run and compare folders for the figures.
+damaged and busy folders, diverging cells and cells whose folder is busy (named in the table of
+the others, run again by the same command, the same with --jobs 2); damaged run and compare
+folders for the figures.
 Each case: exit code, one message naming the problem, no traceback, files unchanged."""
 import csv
 import errno
@@ -191,6 +192,28 @@ def test_jobs_2_writes_the_same_table(half_diverged, tmp_path):
     serial, parallel = numbers(_table(half_diverged[0])), numbers(_table(tmp_path / "grid"))
     assert len(serial) == len(parallel) == 2
     assert all(p == pytest.approx(s) for p, s in zip(parallel, serial))
+
+
+@pytest.mark.parametrize("jobs", [[], ["--jobs", "2"]], ids=["serial", "jobs 2"])
+def test_a_cell_whose_folder_is_busy_fails_alone_here_too(tmp_path, jobs):
+    """Not only divergence: any error of a cell's own is named in the table, as on a cluster."""
+    from rigl_np.atomic import lock_folder
+
+    out = tmp_path / "grid"
+    static = "lenet300-static-erk-0.9-seed0"
+    with lock_folder(out / "runs" / static):             # another process holds this cell
+        proc = python_m(*GRID, "--methods", "dense,static", *jobs, "--out", out)
+        _, err = proc.communicate(timeout=300)
+    assert_clean(proc.returncode, err, 1, "1 of 2 runs failed (above); the table",
+                 "the same command runs them again")
+    assert f"{static} failed: " in err and "in use by another" in err
+    dense, failed = _table(out)
+    assert (dense["status"], dense["seeds"]) == ("ok", "1")
+    assert failed["run"] == static and "in use by another" in failed["status"]
+    proc = python_m(*GRID, "--methods", "dense,static", *jobs, "--out", out)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert [row["status"] for row in _table(out)] == ["ok", "ok"]
 
 
 @pytest.mark.parametrize("kinds,phrase", [

@@ -5,6 +5,12 @@
   pool - fc 120 - fc 84 - fc 10, for 28x28 inputs;
 - ``cnn``: a small VGG-style CNN with BatchNorm for 32x32 CIFAR-10 (3 stages, 32/64/128 channels).
 
+In both CNNs ReLU comes after the max pooling, not before: the two commute (both are monotone, so
+max(relu(a), relu(b)) = relu(max(a, b)), and the gradient reaches the same pixel or none), so the
+network is the textbook conv - ReLU - pool one to the last bit of every output and gradient
+(tests/test_models.py checks it against PyTorch's conv - ReLU - pool), but ReLU touches a quarter
+of the values.
+
 ``width`` scales every hidden width (small-dense baselines use it to match a sparse model's
 parameter count). Weights use He (Kaiming) normal initialisation, std = sqrt(2 / fan_in), drawn on
 the host RNG and moved to the backend (docs/semantics.md "Conventions"); biases start at 0, BatchNorm at (1, 0).
@@ -42,10 +48,10 @@ def lenet5(input_shape=(1, 28, 28), num_classes=10, width=1.0):
     if side < 1 or w != h:
         raise ValueError(f"lenet5 needs square inputs of at least 12x12, got {input_shape}")
     return Sequential([
-        ("conv1", Conv2d(c, c1, 5, padding=2)), ("relu1", ReLU()),       # (N, 6, 28, 28)
-        ("pool1", MaxPool2d(2)),                                          # (N, 6, 14, 14)
-        ("conv2", Conv2d(c1, c2, 5)), ("relu2", ReLU()),                  # (N, 16, 10, 10)
-        ("pool2", MaxPool2d(2)),                                          # (N, 16, 5, 5)
+        ("conv1", Conv2d(c, c1, 5, padding=2)),                           # (N, 6, 28, 28)
+        ("pool1", MaxPool2d(2)), ("relu1", ReLU()),                       # (N, 6, 14, 14)
+        ("conv2", Conv2d(c1, c2, 5)),                                     # (N, 16, 10, 10)
+        ("pool2", MaxPool2d(2)), ("relu2", ReLU()),                       # (N, 16, 5, 5)
         ("flatten", Flatten()),                                           # (N, 400)
         ("fc1", Linear(c2 * side * side, f1)), ("relu3", ReLU()),         # (N, 120)
         ("fc2", Linear(f1, f2)), ("relu4", ReLU()),                       # (N, 84)
@@ -58,8 +64,8 @@ def cnn(input_shape=(3, 32, 32), num_classes=10, width=1.0):
     layers, channels = [], c
     for stage, out in enumerate((_w(32, width), _w(64, width), _w(128, width)), start=1):
         layers += [(f"conv{stage}", Conv2d(channels, out, 3, padding=1, bias=False)),
-                   (f"bn{stage}", BatchNorm(out)), (f"relu{stage}", ReLU()),
-                   (f"pool{stage}", MaxPool2d(2))]                       # (N, out, H/2, W/2)
+                   (f"bn{stage}", BatchNorm(out)), (f"pool{stage}", MaxPool2d(2)),
+                   (f"relu{stage}", ReLU())]                             # (N, out, H/2, W/2)
         channels, h = out, h // 2
     layers += [("flatten", Flatten()),                                    # (N, 128 * 4 * 4)
                ("fc", Linear(channels * h * h, num_classes))]

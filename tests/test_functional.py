@@ -169,6 +169,30 @@ def test_max_pool_gives_a_tie_to_the_first_maximum(backend_name, x_shape):
     np.testing.assert_array_equal(dx, expected)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3), st.integers(2, 7), st.integers(2, 3), st.integers(1, 3),
+       st.integers(0, 2**31))
+def test_max_pool_and_relu_commute(n, side, kernel, stride, seed):
+    """relu(max_pool(x)) equals max_pool(relu(x)) bit for bit, and so do the input gradients,
+    ties and windows with no positive value included (small integers make both common): the
+    reason the CNNs of rigl_np.models may pool before the ReLU."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, (n, 2, side, side)).astype(np.float32)
+    if (side - kernel) // stride + 1 < 1:
+        return
+    pooled, pool_cache = F.max_pool2d_forward(x, kernel, stride)
+    pool_first, relu_cache = F.relu_forward(pooled)
+    r, relu_first_cache = F.relu_forward(x)
+    relu_first, pool_after_cache = F.max_pool2d_forward(r, kernel, stride)
+    np.testing.assert_array_equal(pool_first, relu_first)
+    dout = rng.standard_normal(pool_first.shape).astype(np.float32)
+    dx_pool_first = F.max_pool2d_backward(F.relu_backward(dout, relu_cache), pool_cache)
+    dx_relu_first = F.relu_backward(F.max_pool2d_backward(dout, pool_after_cache),
+                                    relu_first_cache)
+    # == rather than assert_array_equal: -0.0 and 0.0 are the same gradient
+    assert (dx_pool_first == dx_relu_first).all()
+
+
 @pytest.mark.parametrize("x_shape", [(6, 3), (4, 3, 2, 2)], ids=["1d", "2d"])
 def test_batch_norm_running_statistics(backend_name, x_shape):
     x = randn(*x_shape) * 2 + 1

@@ -106,8 +106,8 @@ def conv2d_backward(dout, cache, input_grad=True):
     f, _, kh, kw = w.shape
     dout = dout.transpose(1, 0, 2, 3).reshape(f, -1)  # (F, N*oh*ow), the layout of out before
     # dW = dout @ cols.T, computed as the transpose of cols @ dout.T: the same sums, but OpenBLAS
-    #   runs this operand order 1.3-2x faster on conv shapes, whose inner dimension N*oh*ow is long
-    #   (benchmarks/step_time.py; the floor there is the fast order).
+    #   runs this operand order about 1.4x faster on conv shapes, whose inner dimension N*oh*ow is
+    #   long (benchmarks/conv_parts.py prints both).
     dw = (cols @ dout.T).T.reshape(w.shape)  # (F, C, kh, kw)
     db = dout.sum(axis=1) if has_bias else None  # (F,)
     dx = None

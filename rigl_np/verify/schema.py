@@ -71,7 +71,7 @@ UPDATE_KEYS = (       # (the grow keys of the methods go after mask: update_keys
     Key("gamma_sal", None, "SRigL's salience threshold factor (default 0.3)", True),
     Key("ablate", None, "bool, whether this layer may ablate neurons (default true; false for "
         "the output layer)"),
-    Key("n", "optional", "integer N of an N:M update (with m; method rigl or set): exactly N "
+    Key("n", "optional", "integer N of an N:M update (with m; a method that has --nm): exactly N "
         "active in every group of M", True),
     Key("m", "optional", "integer M of an N:M update (with n): the group size", True),
     Key("selection", "optional", "string: layer (default) | global: one ranking over every "

@@ -2,8 +2,8 @@
 
 docs/semantics.md "N:M": drop k = floor(f * nnz) of the layer's active weights by |W|
 (layer-wide), then regrow every group of M to exactly N by the grow score. A file marks an N:M
-update with integer keys ``n`` and ``m`` (method rigl or set), and may name its grouping with
-``nm_groups``. ``run`` reproduces the update under a ``conventions.Trial`` with rigl_np's
+update with integer keys ``n`` and ``m`` (a method that has ``--nm``), and may name its grouping
+with ``nm_groups``. ``run`` reproduces the update under a ``conventions.Trial`` with rigl_np's
 ``select_top_k`` (the drop) and ``nm.nm_regrow`` (per group), the groups taken as the trial's
 ``--nm-groups`` says:
 

@@ -8,8 +8,9 @@
 In both CNNs ReLU comes after the max pooling, not before: the two commute (both are monotone, so
 max(relu(a), relu(b)) = relu(max(a, b)), and the gradient reaches the same pixel or none), so the
 network computes the textbook conv - ReLU - pool outputs bit for bit and the same gradients (a
-zero may differ in sign): a hypothesis test in tests/test_functional.py, ties included, and
-tests/test_models.py against PyTorch's conv - ReLU - pool. But ReLU touches a quarter of the values.
+zero may differ in sign), while ReLU touches a quarter of the values. Checked by a hypothesis
+test in tests/test_functional.py (ties included) and by tests/test_models.py against PyTorch's
+conv - ReLU - pool.
 
 ``width`` scales every hidden width (small-dense baselines use it to match a sparse model's
 parameter count). Weights use He (Kaiming) normal initialisation, std = sqrt(2 / fan_in), drawn on

@@ -170,16 +170,15 @@ def test_max_pool_gives_a_tie_to_the_first_maximum(backend_name, x_shape):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(1, 3), st.integers(2, 7), st.integers(2, 3), st.integers(1, 3),
+@given(st.integers(1, 3), st.integers(0, 5), st.integers(2, 3), st.integers(1, 3),
        st.integers(0, 2**31))
-def test_max_pool_and_relu_commute(n, side, kernel, stride, seed):
-    """relu(max_pool(x)) equals max_pool(relu(x)) bit for bit, and so do the input gradients,
-    ties and windows with no positive value included (small integers make both common): the
-    reason the CNNs of rigl_np.models may pool before the ReLU."""
+def test_max_pool_and_relu_commute(n, extra, kernel, stride, seed):
+    """relu(max_pool(x)) equals max_pool(relu(x)) bit for bit, and the input gradients are equal
+    (a zero may differ in sign), ties and windows with no positive value included (small
+    integers make both common): the reason the CNNs of rigl_np.models may pool before the ReLU."""
     rng = np.random.default_rng(seed)
+    side = kernel + extra                                # at least one window fits
     x = rng.integers(-2, 3, (n, 2, side, side)).astype(np.float32)
-    if (side - kernel) // stride + 1 < 1:
-        return
     pooled, pool_cache = F.max_pool2d_forward(x, kernel, stride)
     pool_first, relu_cache = F.relu_forward(pooled)
     r, relu_first_cache = F.relu_forward(x)
